@@ -1,0 +1,39 @@
+"""The ASGI application factory."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from itsdangerous import Signer
+
+from . import bootstrap
+from .config import Settings, get_settings
+from .web import errors, home
+from .web.api import accounts, admin, auctions, products, rooms, shops
+
+log = logging.getLogger("bidcast")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        c = bootstrap.build(settings)
+        app.state.c = c
+        recovered = await c.engine.recover()
+        log.info("recovered %d running auctions", recovered)
+        try:
+            yield
+        finally:
+            await c.close()
+
+    app = FastAPI(title="Bidcast", version="0.1.0", lifespan=lifespan,
+                  description="Live auctions, flash sales and a seller center.")
+    app.state.signer = Signer(settings.resolved_secret_key(), salt="bidcast.session")
+    errors.install(app)
+    for module in (accounts, shops, products, rooms, auctions, admin):
+        app.include_router(module.router)
+    app.include_router(home.router)
+    return app

@@ -1,0 +1,62 @@
+"""The `bidcast` command."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import typer
+
+from .config import get_settings
+
+app = typer.Typer(help="Bidcast: live auctions and live commerce.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(host: str = typer.Option(None, help="Bind address (BIDCAST_HOST)."),
+          port: int = typer.Option(None, help="Port (BIDCAST_PORT)."),
+          log_level: str = typer.Option(None, help="Log level (BIDCAST_LOG_LEVEL).")) -> None:
+    """Serve the API and pages."""
+    import uvicorn
+    s = get_settings()
+    logging.basicConfig(level=(log_level or s.log_level).upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run("bidcast.app:create_app", factory=True, host=host or s.host, port=port or s.port,
+                log_level=(log_level or s.log_level).lower(), access_log=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from .storage.migrate import upgrade
+    upgrade(get_settings().database_url, revision)
+    typer.echo("database is up to date")
+
+
+@app.command("create-admin")
+def create_admin(email: str, password: str = typer.Option(..., prompt=True, hide_input=True),
+                 name: str = "Admin") -> None:
+    """Create an admin account (or make an existing account admin)."""
+    from . import bootstrap
+
+    async def run() -> None:
+        c = bootstrap.build(get_settings())
+        try:
+            who = await c.accounts.create_admin(email, password, name)
+            typer.echo(f"admin #{who.id} {who.email}")
+        finally:
+            await c.db.dispose()
+    asyncio.run(run())
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Fill the database with demo sellers, products and a live room (safe to run twice)."""
+    from .demo import seed
+    for line in asyncio.run(seed(get_settings())):
+        typer.echo(line)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,47 @@
+"""Settings from the environment (`BIDCAST_*`), 12-factor style."""
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BIDCAST_", extra="ignore")
+
+    # SQLite file under var/ by default; PostgreSQL with postgresql://user@host:port/db
+    database_url: str = "sqlite:///var/bidcast.db"
+    # "full" fsyncs every commit (survives power loss); "normal" survives a process crash.
+    sqlite_synchronous: str = "full"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Signs session cookies; generated once into var/secret_key when not given.
+    secret_key: str = ""
+    # Default auction settings for a live lot.
+    default_currency: str = "EUR"
+    lot_duration_seconds: int = 30
+    soft_close_seconds: int = 10
+    # Largest number of bids the auction writer commits in one transaction.
+    bid_batch_max: int = 512
+    log_level: str = "info"
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = VAR_DIR / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        VAR_DIR.mkdir(exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,57 @@
+"""Demo data: a few accounts, an approved shop with products, and a live room with lots."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from . import bootstrap
+from .config import Settings
+from .errors import AppError
+from .services.rooms import LotSettings
+from .storage.models import utcnow
+
+PASSWORD = "bidcast-demo"
+PRODUCTS = [
+    ("Vintage film camera", "cameras", "used_good", 8_900, "A 1970s rangefinder, tested."),
+    ("Signed vinyl record", "music", "like_new", 4_500, "First pressing, signed sleeve."),
+    ("Mechanical watch", "watches", "used_good", 25_000, "Automatic movement, serviced."),
+    ("Retro game console", "games", "used_fair", 6_000, "Two controllers, cables included."),
+    ("Designer handbag", "fashion", "like_new", 32_000, "With dust bag and receipt."),
+]
+
+
+async def seed(settings: Settings) -> list[str]:
+    c = bootstrap.build(settings)
+    try:
+        return await _seed(c)
+    finally:
+        await c.db.dispose()
+
+
+async def _seed(c: bootstrap.Container) -> list[str]:
+    admin = await c.accounts.create_admin("admin@bidcast.test", PASSWORD, "Admin")
+    try:
+        seller = await c.accounts.register("seller@bidcast.test", PASSWORD, "Vintage Vault", {"host"})
+    except AppError:
+        return ["demo data already present", *_accounts()]
+    for i in range(1, 4):
+        await c.accounts.register(f"buyer{i}@bidcast.test", PASSWORD, f"Buyer {i}")
+    shop = await c.shops.apply(seller, "Vintage Vault", "Cameras, records and watches.",
+                               "seller@bidcast.test")
+    await c.shops.review(admin, shop.id, True, None)
+    seller = await c.accounts.get(seller.id)
+    room = await c.rooms.schedule(seller, "Friday vintage auction", utcnow() + timedelta(minutes=1),
+                                  None, None)
+    for n, (title, cat, cond, price, desc) in enumerate(PRODUCTS, start=1):
+        product = await c.catalog.create(seller, dict(
+            title=title, description=desc, image_urls=[], category=cat, condition=cond,
+            sku=f"VV-{n:03d}", price_amount=price, currency="EUR", stock=3))
+        await c.rooms.add_lot(seller, room.id, LotSettings(product.id, starting_price=price // 10,
+                                                            duration_seconds=60))
+    await c.rooms.set_status(seller, room.id, "go_live")
+    return [f"seeded shop #{shop.id} and live room #{room.id} with {len(PRODUCTS)} lots",
+            *_accounts()]
+
+
+def _accounts() -> list[str]:
+    return ["demo accounts (password: bidcast-demo): admin@bidcast.test, seller@bidcast.test, "
+            "buyer1@bidcast.test .. buyer3@bidcast.test"]

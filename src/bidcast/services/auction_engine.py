@@ -1,0 +1,288 @@
+"""The auction writer: one asyncio task per running auction decides its bids, in order.
+
+Bids queue up; the writer takes everything waiting (up to `batch_max`), decides each with the
+pure rules at the server's clock, commits the whole batch in one transaction (group commit),
+and only then acknowledges the bidders and publishes the events. A crash before the commit
+loses only unacknowledged bids; a crash after it loses nothing. The writer also closes the
+auction at its deadline, once, with the winner's order in the same transaction.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..domain import auction as rules
+from ..domain.auction import Accepted, AuctionState, BidKind, BidRequest, Closed, Rejected
+from ..errors import AppError
+from ..storage.auction_store import AuctionMeta, AuctionStore, StaleWriter, to_dt
+from .bid_results import BidResult, result_of, result_of_row
+
+log = logging.getLogger("bidcast.auctions")
+
+# Events go to whoever listens (the room hub); a listener must never block the writer.
+EventSink = Callable[[int | None, list[dict[str, Any]]], None]
+
+
+@dataclass(slots=True)
+class _Job:
+    bidder_id: int
+    kind: str            # "direct" | "max" | "buy_now"
+    value: int
+    key: str
+    banned: bool
+    future: asyncio.Future = field(repr=False)
+
+
+class AuctionWriter:
+    def __init__(self, state: AuctionState, meta: AuctionMeta, attempts: list, store: AuctionStore,
+                 sink: EventSink, batch_max: int, on_exit: Callable[[int], None]) -> None:
+        self.state = state
+        self.meta = meta
+        self._store = store
+        self._sink = sink
+        self._batch_max = batch_max
+        self._on_exit = on_exit
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._seen: dict[tuple[int, str], BidResult] = {
+            (a.bidder_id, a.idempotency_key): result_of_row(a) for a in attempts}
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"auction-{self.state.id}")
+
+    def submit(self, job: _Job) -> None:
+        self._queue.put_nowait(job)
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                now = time.time()
+                if rules.is_due(self.state, now):
+                    await self._close(now)
+                    return
+                if self.state.status is not rules.Status.RUNNING:
+                    return
+                assert self.state.closes_at is not None
+                try:
+                    job = await asyncio.wait_for(self._queue.get(), self.state.closes_at - now)
+                except TimeoutError:
+                    continue
+                batch = [job]
+                while len(batch) < self._batch_max and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                await self._decide(batch)
+        except StaleWriter as e:
+            log.warning("writer stopped: %s", e)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("auction writer %s crashed", self.state.id)
+        finally:
+            self._fail_waiting(AppError(503, "writer_restarting", "The auction is restarting; retry the bid."))
+            self._on_exit(self.state.id)
+
+    def _fail_waiting(self, err: AppError) -> None:
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_exception(err)
+
+    async def _decide(self, batch: list[_Job]) -> None:
+        state = self.state
+        before = replace(state)
+        rows: list[dict] = []
+        answers: list[tuple[_Job, BidResult | AppError]] = []
+        fresh: dict[tuple[int, str], BidResult] = {}
+        accepted: list[Accepted] = []
+        closed: Closed | None = None
+        for job in batch:
+            ident = (job.bidder_id, job.key)
+            prior = self._seen.get(ident) or fresh.get(ident)
+            if prior is not None:
+                answers.append((job, prior.as_replay() if prior.fingerprint() == (job.kind, job.value)
+                                else _key_reused()))
+                continue
+            now = time.time()
+            if job.kind == "buy_now":
+                d = rules.buy_now(state, job.bidder_id, now, banned=job.banned)
+                if isinstance(d, Closed):
+                    closed = d
+                    d = Accepted(d.seq, job.bidder_id, BidKind.DIRECT, job.value, d.final_price or 0,
+                                 job.bidder_id, now, False, before.leader_id)
+            else:
+                d = rules.place_bid(state, BidRequest(job.bidder_id, BidKind(job.kind), job.value,
+                                                      job.banned), now)
+            res = result_of(state.id, job.kind, job.value, d)
+            fresh[ident] = res
+            answers.append((job, res))
+            rows.append(_row(state.id, job, d, now))
+            if isinstance(d, Accepted) and closed is None:
+                accepted.append(d)
+        try:
+            order_id = await self._store.save_batch(state, before.last_seq, rows, self.meta, closed)
+        except Exception as e:
+            _restore(state, before)
+            err = AppError(503, "storage_unavailable", "The bid could not be saved; retry it.")
+            for job, _ in answers:
+                if not job.future.done():
+                    job.future.set_exception(err)
+            if isinstance(e, StaleWriter):
+                raise
+            log.exception("saving bids for auction %s failed", state.id)
+            return
+        self._seen.update(fresh)
+        for job, answer in answers:
+            if job.future.done():
+                continue
+            if isinstance(answer, AppError):
+                job.future.set_exception(answer)
+            else:
+                job.future.set_result(answer)
+        self._publish(accepted, closed, order_id)
+
+    async def _close(self, now: float) -> None:
+        before_seq = self.state.last_seq
+        closed = rules.close(self.state, now)
+        if closed is None:
+            return
+        try:
+            order_id = await self._store.close(self.state, before_seq, closed, self.meta)
+        except Exception:
+            _restore_closed(self.state, before_seq)
+            raise
+        self._publish([], closed, order_id)
+
+    def _publish(self, accepted: list[Accepted], closed: Closed | None, order_id: int | None) -> None:
+        events: list[dict[str, Any]] = []
+        aid = self.state.id
+        for a in accepted:
+            events.append({"type": "bid.accepted", "auction_id": aid, "seq": a.seq, "price": a.price,
+                           "leader_id": a.leader_id, "bidder_id": a.bidder_id,
+                           "closes_at": a.closes_at, "outbid_id": a.outbid_id})
+            if a.extended:
+                events.append({"type": "auction.extended", "auction_id": aid, "seq": a.seq,
+                               "closes_at": a.closes_at})
+        if closed is not None:
+            events.append({"type": "auction.closed", "auction_id": aid, "seq": closed.seq,
+                           "outcome": closed.outcome.value, "winner_id": closed.winner_id,
+                           "price": closed.final_price, "order_id": order_id,
+                           "buy_now": closed.by_buy_now})
+        if events:
+            try:
+                self._sink(self.meta.room_id, events)
+            except Exception:
+                log.exception("event sink failed")
+
+
+def _row(auction_id: int, job: _Job, d: Accepted | Rejected, now: float) -> dict:
+    base = dict(auction_id=auction_id, bidder_id=job.bidder_id, idempotency_key=job.key,
+                kind=job.kind, value=job.value, created_at=to_dt(now))
+    if isinstance(d, Accepted):
+        return base | dict(accepted=True, seq=d.seq, reject_code=None, price_after=d.price,
+                           leader_after=d.leader_id, outbid_id=d.outbid_id,
+                           closes_at_after=to_dt(d.closes_at))
+    return base | dict(accepted=False, seq=None, reject_code=d.code, price_after=None,
+                       leader_after=None, outbid_id=None, closes_at_after=None)
+
+
+def _restore(state: AuctionState, before: AuctionState) -> None:
+    for name in AuctionState.__slots__:  # type: ignore[attr-defined]
+        setattr(state, name, getattr(before, name))
+
+
+def _restore_closed(state: AuctionState, seq: int) -> None:
+    state.status, state.outcome = rules.Status.RUNNING, None
+    state.winner_id = state.final_price = None
+    state.last_seq = seq
+
+
+class AuctionEngine:
+    """Owns the writers of this process and routes each bid to its auction's writer."""
+
+    def __init__(self, store: AuctionStore, sink: EventSink | None = None, batch_max: int = 512) -> None:
+        self._store = store
+        self._sinks: list[EventSink] = [sink] if sink else []
+        self._batch_max = batch_max
+        self._writers: dict[int, AuctionWriter] = {}
+        self._attach_lock = asyncio.Lock()
+
+    def add_sink(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
+
+    def publish(self, room_id: int | None, events: list[dict[str, Any]]) -> None:
+        for sink in self._sinks:
+            sink(room_id, events)
+
+    async def recover(self) -> int:
+        """Take over every running auction: due ones close at once, the others keep their deadline."""
+        ids = await self._store.running_ids()
+        for auction_id in ids:
+            await self.attach(auction_id)
+        return len(ids)
+
+    def live_state(self, auction_id: int) -> AuctionState | None:
+        w = self._writers.get(auction_id)
+        return w.state if w else None
+
+    async def attach(self, auction_id: int) -> AuctionWriter | None:
+        w = self._writers.get(auction_id)
+        if w is not None:
+            return w
+        async with self._attach_lock:
+            w = self._writers.get(auction_id)
+            if w is not None:
+                return w
+            loaded = await self._store.load(auction_id)
+            if loaded is None or loaded[0].status is not rules.Status.RUNNING:
+                return None
+            state, meta, attempts = loaded
+            w = AuctionWriter(state, meta, attempts, self._store, self.publish, self._batch_max,
+                              self._detach)
+            self._writers[auction_id] = w
+            w.start()
+            return w
+
+    def _detach(self, auction_id: int) -> None:
+        self._writers.pop(auction_id, None)
+
+    async def place(self, auction_id: int, bidder_id: int, kind: str, value: int, key: str,
+                    banned: bool = False) -> BidResult:
+        w = self._writers.get(auction_id) or await self.attach(auction_id)
+        if w is None:
+            return await self._not_live(auction_id, bidder_id, kind, value, key)
+        fut = asyncio.get_running_loop().create_future()
+        w.submit(_Job(bidder_id, kind, value, key, banned, fut))
+        return await fut
+
+    async def _not_live(self, auction_id: int, bidder_id: int, kind: str, value: int,
+                        key: str) -> BidResult:
+        prior = await self._store.find_attempt(auction_id, bidder_id, key)
+        if prior is not None:
+            res = result_of_row(prior)
+            if res.fingerprint() != (kind, value):
+                raise _key_reused()
+            return res
+        loaded = await self._store.load(auction_id)
+        if loaded is None:
+            raise AppError(404, "not_found", "Auction not found.")
+        state = loaded[0]
+        code = "not_started" if state.status is rules.Status.PENDING else "auction_closed"
+        return result_of(auction_id, kind, value, Rejected(code, _MESSAGES[code]))
+
+    async def stop(self) -> None:
+        tasks = [w.task for w in self._writers.values() if w.task]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._writers.clear()
+
+
+def _key_reused() -> AppError:
+    return AppError(409, "idempotency_key_reused",
+                    "This idempotency key was already used for a different bid.")
+_MESSAGES = {"not_started": "Bidding on this lot has not started yet.",
+             "auction_closed": "This auction has closed."}

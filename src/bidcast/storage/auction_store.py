@@ -1,0 +1,126 @@
+"""Persistence of auctions for the auction writer: load, commit a batch of bids, close.
+
+Every write is guarded by the auction's `last_seq` (a fencing check): if another writer has
+moved the auction on, the write fails instead of forking its history.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from ..domain.auction import AuctionRules, AuctionState, Closed, Format, Outcome, Status
+from ..domain.increments import ladder_from_list
+from .models import Auction, Bid, Order, Product
+
+
+class StaleWriter(RuntimeError):
+    """The auction moved on under this writer: another writer owns it now."""
+
+
+def to_dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def to_ts(dt: datetime | None) -> float | None:
+    return None if dt is None else dt.timestamp()
+
+
+def rules_of(row: Auction) -> AuctionRules:
+    return AuctionRules(
+        seller_id=row.seller_id, host_id=row.host_id, starting_price=row.starting_price,
+        currency=row.currency, format=Format(row.format), reserve_price=row.reserve_price,
+        buy_now_price=row.buy_now_price, soft_close_seconds=row.soft_close_seconds,
+        duration_seconds=row.duration_seconds, ladder=ladder_from_list(row.ladder))
+
+
+def state_of(row: Auction) -> AuctionState:
+    return AuctionState(
+        id=row.id, rules=rules_of(row), status=Status(row.status), opens_at=to_ts(row.opens_at),
+        closes_at=to_ts(row.closes_at), price=row.price, leader_id=row.leader_id,
+        leader_max=row.leader_max, last_seq=row.last_seq, bid_count=row.bid_count,
+        outcome=Outcome(row.outcome) if row.outcome else None, winner_id=row.winner_id,
+        final_price=row.final_price)
+
+
+def _live_fields(state: AuctionState) -> dict[str, Any]:
+    return dict(status=state.status.value, opens_at=to_dt(state.opens_at),
+                closes_at=to_dt(state.closes_at), price=state.price, leader_id=state.leader_id,
+                leader_max=state.leader_max, last_seq=state.last_seq, bid_count=state.bid_count)
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionMeta:
+    """What the writer needs besides the rules: where events go and what an order is for."""
+    room_id: int | None
+    product_id: int
+    shop_id: int
+
+
+class AuctionStore:
+    def __init__(self, sessions: async_sessionmaker) -> None:
+        self._sessions = sessions
+
+    async def load(self, auction_id: int) -> tuple[AuctionState, AuctionMeta, list[Bid]] | None:
+        async with self._sessions() as s:
+            row = await s.get(Auction, auction_id)
+            if row is None:
+                return None
+            bids = list((await s.execute(select(Bid).where(Bid.auction_id == auction_id))).scalars())
+            return state_of(row), AuctionMeta(row.room_id, row.product_id, row.shop_id), bids
+
+    async def find_attempt(self, auction_id: int, bidder_id: int, key: str) -> Bid | None:
+        async with self._sessions() as s:
+            return (await s.execute(select(Bid).where(
+                Bid.auction_id == auction_id, Bid.bidder_id == bidder_id,
+                Bid.idempotency_key == key))).scalar_one_or_none()
+
+    async def running_ids(self) -> list[int]:
+        async with self._sessions() as s:
+            rows = await s.execute(select(Auction.id).where(Auction.status == Status.RUNNING.value))
+            return [r for (r,) in rows]
+
+    async def save_batch(self, state: AuctionState, expected_seq: int, rows: list[dict],
+                         meta: AuctionMeta, closed: Closed | None = None) -> int | None:
+        """Commit bid attempts and the auction's new state at once; returns an order id if one was made."""
+        async with self._sessions.begin() as s:
+            fields = _live_fields(state)
+            if closed is not None:
+                fields |= _closed_fields(state, closed)
+            res = await s.execute(update(Auction).where(
+                Auction.id == state.id, Auction.last_seq == expected_seq,
+                Auction.status == Status.RUNNING.value).values(**fields))
+            if res.rowcount != 1:
+                raise StaleWriter(f"auction {state.id} moved past seq {expected_seq}")
+            if rows:
+                await s.execute(insert(Bid), rows)
+            if closed is not None:
+                return await _settle(s, state, closed, meta)
+        return None
+
+    async def close(self, state: AuctionState, expected_seq: int, closed: Closed,
+                    meta: AuctionMeta) -> int | None:
+        return await self.save_batch(state, expected_seq, [], meta, closed)
+
+
+def _closed_fields(state: AuctionState, closed: Closed) -> dict[str, Any]:
+    return dict(outcome=closed.outcome.value, winner_id=closed.winner_id,
+                final_price=closed.final_price, closed_at=to_dt(closed.closed_at))
+
+
+async def _settle(s, state: AuctionState, closed: Closed, meta: AuctionMeta) -> int | None:  # noqa: ANN001
+    """The winner's order, in the closing transaction; an unsold lot's unit goes back to stock."""
+    if closed.outcome is Outcome.SOLD:
+        assert closed.winner_id is not None and closed.final_price is not None
+        res = await s.execute(insert(Order).values(
+            buyer_id=closed.winner_id, seller_id=state.rules.seller_id, shop_id=meta.shop_id,
+            product_id=meta.product_id, auction_id=state.id, amount=closed.final_price,
+            currency=state.rules.currency, status="awaiting_payment",
+            created_at=to_dt(closed.closed_at)).returning(Order.id))
+        return res.scalar_one()
+    await s.execute(update(Product).where(Product.id == meta.product_id)
+                    .values(stock=Product.stock + 1))
+    return None

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from ...services.accounts import Principal
+from .. import views
+from ..auth import admin_user, current_user
+from ..schemas import ReviewIn, ShopIn
+
+router = APIRouter(prefix="/api/v1", tags=["shops"])
+
+
+@router.post("/shops", status_code=201)
+async def apply(body: ShopIn, request: Request, who: Principal = Depends(current_user)) -> dict:
+    shop = await request.app.state.c.shops.apply(who, body.name, body.description, body.contact_email)
+    return {"shop": views.shop(shop)}
+
+
+@router.get("/shops/mine")
+async def my_shop(request: Request, who: Principal = Depends(current_user)) -> dict:
+    shop = await request.app.state.c.shops.of_owner(who.id)
+    return {"shop": views.shop(shop) if shop else None}
+
+
+@router.get("/shops/{shop_id}")
+async def get_shop(shop_id: int, request: Request) -> dict:
+    return {"shop": views.shop(await request.app.state.c.shops.get(shop_id))}
+
+
+@router.get("/admin/shops")
+async def list_shops(request: Request, status: str | None = None,
+                     _: Principal = Depends(admin_user)) -> dict:
+    return {"shops": [views.shop(s) for s in await request.app.state.c.shops.list(status)]}
+
+
+@router.post("/admin/shops/{shop_id}/review")
+async def review(shop_id: int, body: ReviewIn, request: Request,
+                 admin: Principal = Depends(admin_user)) -> dict:
+    shop = await request.app.state.c.shops.review(admin, shop_id, body.approve, body.reason)
+    return {"shop": views.shop(shop)}
