@@ -9,8 +9,8 @@ from itsdangerous import Signer
 
 from . import bootstrap
 from .config import Settings, get_settings
-from .web import errors, home
-from .web.api import accounts, admin, auctions, products, rooms, shops
+from .web import errors, home, ws
+from .web.api import accounts, admin, auctions, chat, products, rooms, shops
 
 log = logging.getLogger("bidcast")
 
@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):  # noqa: ANN202
         c = bootstrap.build(settings)
         app.state.c = c
+        await c.start()
         recovered = await c.engine.recover()
         log.info("recovered %d running auctions", recovered)
         try:
@@ -33,7 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Live auctions, flash sales and a seller center.")
     app.state.signer = Signer(settings.resolved_secret_key(), salt="bidcast.session")
     errors.install(app)
-    for module in (accounts, shops, products, rooms, auctions, admin):
+    for module in (accounts, shops, products, rooms, auctions, chat, admin):
         app.include_router(module.router)
+    app.include_router(ws.router)
     app.include_router(home.router)
     return app

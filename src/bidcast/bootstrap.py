@@ -5,7 +5,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+import os
+import socket
+
 from .config import Settings
+from .realtime.bridge import auction_events_to_room
+from .realtime.broker import Broker, MemoryBroker, RedisBroker
+from .realtime.hub import Hubs
+from .services.chat import Chat
+from .services.room_views import RoomViews
 from .services.accounts import Accounts
 from .services.auction_engine import AuctionEngine
 from .services.auctions import AuctionQueries
@@ -29,9 +37,19 @@ class Container:
     rooms: Rooms
     auctions: AuctionQueries
     orders: Orders
+    broker: Broker
+    hubs: Hubs
+    chat: Chat
+    room_views: RoomViews
+
+    async def start(self) -> None:
+        await self.broker.start()
+        self.hubs.start()
 
     async def close(self) -> None:
+        await self.hubs.stop()
         await self.engine.stop()
+        await self.broker.stop()
         await self.db.dispose()
 
 
@@ -41,6 +59,13 @@ def build(settings: Settings) -> Container:
     accounts = Accounts(sessions)
     shops = Shops(sessions, accounts)
     engine = AuctionEngine(AuctionStore(sessions), batch_max=settings.bid_batch_max)
+    broker: Broker = (RedisBroker(settings.redis_url, f"{socket.gethostname()}:{os.getpid()}")
+                      if settings.redis_url else MemoryBroker())
+    engine.add_sink(auction_events_to_room(broker))
+    room_views = RoomViews(sessions, engine)
+    hubs = Hubs(broker, room_views.load, room_views.record_peak)
     return Container(settings=settings, db=db, sessions=sessions, accounts=accounts, shops=shops,
                      catalog=Catalog(sessions, shops), engine=engine, rooms=Rooms(sessions, engine),
-                     auctions=AuctionQueries(sessions, engine), orders=Orders(sessions))
+                     auctions=AuctionQueries(sessions, engine), orders=Orders(sessions),
+                     broker=broker, hubs=hubs, chat=Chat(sessions, broker.publish),
+                     room_views=room_views)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import typer
 
@@ -22,8 +23,19 @@ def serve(host: str = typer.Option(None, help="Bind address (BIDCAST_HOST)."),
     s = get_settings()
     logging.basicConfig(level=(log_level or s.log_level).upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
     uvicorn.run("bidcast.app:create_app", factory=True, host=host or s.host, port=port or s.port,
                 log_level=(log_level or s.log_level).lower(), access_log=False)
+
+
+class _RedactTokens(logging.Filter):
+    """Keep bearer tokens passed as ?token= out of the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(re.sub(r"token=[^&\s\"]+", "token=***", a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
 
 
 @db_app.command("upgrade")

@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/bidcast.db"
     # "full" fsyncs every commit (survives power loss); "normal" survives a process crash.
     sqlite_synchronous: str = "full"
+    # Redis for fan-out between worker processes; empty: one process, in-memory broker.
+    redis_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     # Signs session cookies; generated once into var/secret_key when not given.

@@ -35,12 +35,14 @@ class _Job:
     key: str
     banned: bool
     future: asyncio.Future = field(repr=False)
+    name: str = ""
 
 
 class AuctionWriter:
     def __init__(self, state: AuctionState, meta: AuctionMeta, attempts: list, store: AuctionStore,
                  sink: EventSink, batch_max: int, on_exit: Callable[[int], None]) -> None:
         self.state = state
+        self.names: dict[int, str] = dict(meta.names)
         self.meta = meta
         self._store = store
         self._sink = sink
@@ -116,6 +118,8 @@ class AuctionWriter:
             else:
                 d = rules.place_bid(state, BidRequest(job.bidder_id, BidKind(job.kind), job.value,
                                                       job.banned), now)
+            if job.name:
+                self.names[job.bidder_id] = job.name
             res = result_of(state.id, job.kind, job.value, d)
             fresh[ident] = res
             answers.append((job, res))
@@ -158,19 +162,24 @@ class AuctionWriter:
 
     def _publish(self, accepted: list[Accepted], closed: Closed | None, order_id: int | None) -> None:
         events: list[dict[str, Any]] = []
-        aid = self.state.id
+        st, aid, names = self.state, self.state.id, self.names
+        ladder = st.rules.ladder
         for a in accepted:
-            events.append({"type": "bid.accepted", "auction_id": aid, "seq": a.seq, "price": a.price,
-                           "leader_id": a.leader_id, "bidder_id": a.bidder_id,
-                           "closes_at": a.closes_at, "outbid_id": a.outbid_id})
+            events.append({"type": "bid.accepted", "auction_id": aid, "auction_seq": a.seq,
+                           "price": a.price, "min_next_bid": ladder.next_bid(a.price),
+                           "leader": {"id": a.leader_id, "display_name": names.get(a.leader_id, "")},
+                           "bidder_id": a.bidder_id, "closes_at": int(a.closes_at * 1000),
+                           "outbid_id": a.outbid_id, "bid_count": a.seq})
             if a.extended:
-                events.append({"type": "auction.extended", "auction_id": aid, "seq": a.seq,
-                               "closes_at": a.closes_at})
+                events.append({"type": "auction.extended", "auction_id": aid, "auction_seq": a.seq,
+                               "closes_at": int(a.closes_at * 1000)})
         if closed is not None:
-            events.append({"type": "auction.closed", "auction_id": aid, "seq": closed.seq,
-                           "outcome": closed.outcome.value, "winner_id": closed.winner_id,
+            winner = ({"id": closed.winner_id, "display_name": names.get(closed.winner_id, "")}
+                      if closed.winner_id else None)
+            events.append({"type": "auction.closed", "auction_id": aid, "auction_seq": closed.seq,
+                           "outcome": closed.outcome.value, "winner": winner,
                            "price": closed.final_price, "order_id": order_id,
-                           "buy_now": closed.by_buy_now})
+                           "buy_now": closed.by_buy_now, "closed_at": int(closed.closed_at * 1000)})
         if events:
             try:
                 self._sink(self.meta.room_id, events)
@@ -250,12 +259,12 @@ class AuctionEngine:
         self._writers.pop(auction_id, None)
 
     async def place(self, auction_id: int, bidder_id: int, kind: str, value: int, key: str,
-                    banned: bool = False) -> BidResult:
+                    banned: bool = False, name: str = "") -> BidResult:
         w = self._writers.get(auction_id) or await self.attach(auction_id)
         if w is None:
             return await self._not_live(auction_id, bidder_id, kind, value, key)
         fut = asyncio.get_running_loop().create_future()
-        w.submit(_Job(bidder_id, kind, value, key, banned, fut))
+        w.submit(_Job(bidder_id, kind, value, key, banned, fut, name))
         return await fut
 
     async def _not_live(self, auction_id: int, bidder_id: int, kind: str, value: int,

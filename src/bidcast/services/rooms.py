@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ..domain.auction import AuctionRules, Format, RulesError, Status
 from ..domain.increments import LadderError, ladder_from_list
 from ..errors import AppError, conflict, forbidden, not_found
-from ..storage.auction_store import to_dt
+from ..storage.auction_store import state_of, to_dt
 from ..storage.models import Auction, Product, Room, Shop, utcnow
 from .accounts import Principal
 from .auction_engine import AuctionEngine
+from .lot_view import lot_public
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class Rooms:
                 room.status, room.ended_at = "ended", utcnow()
             else:
                 raise AppError(422, "invalid_action", f"Unknown action {action!r}.")
+        self._engine.publish(room_id, [{"type": "room.updated", "status": room.status}])
         return room
 
     async def add_lot(self, who: Principal, room_id: int, lot: LotSettings) -> Auction:
@@ -128,9 +130,12 @@ class Rooms:
             auction.status = Status.RUNNING.value
             auction.opens_at, auction.closes_at = to_dt(now), to_dt(now + auction.duration_seconds)
             room.current_auction_id = auction.id
-        await self._engine.attach(auction.id)
+        writer = await self._engine.attach(auction.id)
+        async with self._sessions() as s:
+            product = await s.get(Product, auction.product_id)
+        st = writer.state if writer else state_of(auction)
         self._engine.publish(room_id, [{"type": "lot.started", "auction_id": auction.id,
-                                     "closes_at": now + auction.duration_seconds}])
+                                        "lot": lot_public(auction, st, product, {})}])
         return auction
 
     async def create_timed(self, who: Principal, lot: LotSettings, opens_at: datetime | None) -> Auction:

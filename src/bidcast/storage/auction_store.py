@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..domain.auction import AuctionRules, AuctionState, Closed, Format, Outcome, Status
 from ..domain.increments import ladder_from_list
-from .models import Auction, Bid, Order, Product
+from .models import Auction, Bid, Order, Product, User
 
 
 class StaleWriter(RuntimeError):
@@ -58,6 +58,7 @@ class AuctionMeta:
     room_id: int | None
     product_id: int
     shop_id: int
+    names: tuple[tuple[int, str], ...] = ()  # display names of the leader (for events)
 
 
 class AuctionStore:
@@ -70,7 +71,11 @@ class AuctionStore:
             if row is None:
                 return None
             bids = list((await s.execute(select(Bid).where(Bid.auction_id == auction_id))).scalars())
-            return state_of(row), AuctionMeta(row.room_id, row.product_id, row.shop_id), bids
+            names: tuple[tuple[int, str], ...] = ()
+            if row.leader_id is not None:
+                leader = await s.get(User, row.leader_id)
+                names = ((row.leader_id, leader.display_name if leader else ""),)
+            return state_of(row), AuctionMeta(row.room_id, row.product_id, row.shop_id, names), bids
 
     async def find_attempt(self, auction_id: int, bidder_id: int, key: str) -> Bid | None:
         async with self._sessions() as s:

@@ -102,6 +102,8 @@ class Room(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     current_auction_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    slow_mode_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    peak_viewers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -173,4 +175,26 @@ class Order(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20), default="awaiting_payment")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatMessage(Base):
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_room_id", "room_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(String(500))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RoomRestriction(Base):
+    """A host's mute (no chat) or ban (no chat, no bids, no watching) of a user in one room."""
+    __tablename__ = "room_restrictions"
+    __table_args__ = (UniqueConstraint("room_id", "user_id", name="uq_room_restriction"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # mute | ban
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,6 +12,9 @@ _HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
 
 
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
+
+
 def _error(status: int, code: str, message: str, **extra) -> JSONResponse:  # noqa: ANN003
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
@@ -26,6 +29,9 @@ def install(app: FastAPI) -> None:
         errors = e.errors()
         if any(err.get("type") == "json_invalid" for err in errors):
             return _error(400, "malformed_json", "The request body is not valid JSON.")
+        if any(tuple(err.get("loc", ())) == ("body",) and err.get("type") in _NOT_AN_OBJECT
+               for err in errors):
+            return _error(400, "malformed_json", "The request body must be a JSON object.")
         fields = [{"field": ".".join(str(p) for p in err.get("loc", ())[1:]) or "body",
                    "problem": err.get("msg", "invalid")} for err in errors]
         first = fields[0] if fields else {"field": "body", "problem": "invalid"}

@@ -1,0 +1,206 @@
+"""A room's hub in one process: the room's live view, a resume buffer and its local sockets.
+
+Every process that has viewers of a room keeps a hub for it. The hub applies the room's events
+in seq order to its view, so a snapshot is always exactly "the room as of seq N", and fans the
+once-encoded text out to its connections.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .broker import Broker
+from .connection import Connection
+from .protocol import RoomEvent, encode, now_ms
+
+log = logging.getLogger("bidcast.hub")
+
+BUFFER_EVENTS = 2048
+RECENT_CHAT = 50
+ViewLoader = Callable[[int], Awaitable[dict[str, Any] | None]]
+
+
+def apply(view: dict[str, Any], ev: RoomEvent) -> None:
+    """Fold one shared event into the room view."""
+    d, lot = ev.data, view.get("lot")
+    same_lot = lot is not None and lot["id"] == d.get("auction_id")
+    if ev.type == "lot.started":
+        view["lot"] = d["lot"]
+        for item in view.get("lineup", []):
+            if item["id"] == d["lot"]["id"]:
+                item["status"] = "running"
+    elif ev.type == "bid.accepted" and same_lot:
+        lot.update(price=d["price"], min_next_bid=d["min_next_bid"], leader=d["leader"],
+                   closes_at=d["closes_at"], bid_count=d["bid_count"])
+    elif ev.type == "auction.extended" and same_lot:
+        lot["closes_at"] = d["closes_at"]
+    elif ev.type == "auction.closed" and same_lot:
+        lot.update(status="closed", outcome=d["outcome"], winner=d["winner"],
+                   final_price=d["price"], closes_at=d["closed_at"])
+        for item in view.get("lineup", []):
+            if item["id"] == d["auction_id"]:
+                item["status"] = "closed"
+    elif ev.type == "chat.message":
+        view["chat"].append(d)
+        del view["chat"][:-RECENT_CHAT]
+    elif ev.type == "chat.deleted":
+        view["chat"] = [m for m in view["chat"] if m["id"] != d["id"]]
+    elif ev.type == "likes":
+        view["likes"] = d["total"]
+    elif ev.type == "viewers":
+        view["viewers"] = d["count"]
+    elif ev.type == "room.updated":
+        view["room"].update(d)
+
+
+class RoomHub:
+    def __init__(self, room_id: int, view: dict[str, Any], seq: int) -> None:
+        self.room_id = room_id
+        self.view = view
+        self.seq = seq
+        self.buffer: deque[RoomEvent] = deque(maxlen=BUFFER_EVENTS)
+        self.connections: set[Connection] = set()
+        self.pending_likes = 0
+        self.published_viewers = -1
+        self._snapshot_cache: tuple[int, int, str] | None = None
+
+    # -- events in ---------------------------------------------------------------------------
+    def on_event(self, ev: RoomEvent) -> None:
+        if ev.to_user is not None:
+            kick = ev.type == "notice" and ev.data.get("kind") == "ban"
+            for c in list(self.connections):
+                if c.user_id == ev.to_user:
+                    c.push_direct(ev.text)
+                    if kick:
+                        asyncio.get_running_loop().create_task(c.close(4403, "removed from this room"))
+            return
+        if ev.seq <= self.seq:
+            return  # already folded into the view this hub started from
+        apply(self.view, ev)
+        self.seq = ev.seq
+        self.buffer.append(ev)
+        text = ev.text
+        for c in self.connections:
+            c.push(text)
+
+    # -- viewers -----------------------------------------------------------------------------
+    def snapshot_text(self) -> str:
+        cached = self._snapshot_cache
+        ts = now_ms()
+        if cached and cached[0] == self.seq and ts - cached[1] < 1000:
+            return cached[2]
+        text = encode("snapshot", self.seq, self.view, ts)
+        self._snapshot_cache = (self.seq, ts, text)
+        return text
+
+    def join(self, conn: Connection, last_seq: int | None) -> None:
+        """Register a socket and queue what it needs, with no await in between (no gap, no dup)."""
+        backlog = self.missed_since(last_seq) if last_seq is not None else None
+        if backlog is None:
+            conn.push_snapshot()
+        else:
+            for text in backlog:
+                conn.push(text)
+        self.connections.add(conn)
+
+    def missed_since(self, last_seq: int) -> list[str] | None:
+        """The events after last_seq, or None when the buffer no longer reaches back that far."""
+        if last_seq == self.seq:
+            return []
+        if last_seq > self.seq or not self.buffer or self.buffer[0].seq > last_seq + 1:
+            return None
+        return [e.text for e in self.buffer if e.seq > last_seq]
+
+    def leave(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+
+
+class Hubs:
+    """The hubs of this process; creates one when a room gets its first local viewer."""
+
+    def __init__(self, broker: Broker, load_view: ViewLoader, on_peak: Callable[[int, int], Awaitable[None]]) -> None:
+        self._broker = broker
+        self._load_view = load_view
+        self._on_peak = on_peak
+        self._hubs: dict[int, RoomHub] = {}
+        self._lock = asyncio.Lock()
+        self._ticker: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def stop(self) -> None:
+        if self._ticker:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+        for hub in self._hubs.values():
+            for c in list(hub.connections):
+                await c.close(1012, "server restarting")
+                await c.stop()
+
+    def get_loaded(self, room_id: int) -> RoomHub | None:
+        return self._hubs.get(room_id)
+
+    async def get(self, room_id: int) -> RoomHub | None:
+        hub = self._hubs.get(room_id)
+        if hub is not None:
+            return hub
+        async with self._lock:
+            hub = self._hubs.get(room_id)
+            if hub is not None:
+                return hub
+            holder: list[RoomHub] = []
+            early: list[RoomEvent] = []
+
+            def handler(ev: RoomEvent) -> None:
+                (holder[0].on_event if holder else early.append)(ev)
+
+            # Subscribe first, then load: anything published meanwhile is folded in after,
+            # and events are absolute (prices, leaders), so applying one twice is harmless.
+            seq = await self._broker.subscribe(room_id, handler)
+            view = await self._load_view(room_id)
+            if view is None:
+                self._broker.unsubscribe(room_id, handler)
+                return None
+            view.setdefault("likes", 0)
+            view.setdefault("viewers", 0)
+            hub = RoomHub(room_id, view, max(seq, 0))
+            holder.append(hub)
+            for ev in early:
+                hub.on_event(ev)
+            self._hubs[room_id] = hub
+            return hub
+
+    def like(self, room_id: int) -> None:
+        hub = self._hubs.get(room_id)
+        if hub is not None:
+            hub.pending_likes += 1
+
+    async def _tick(self) -> None:
+        """Twice a second: publish aggregated likes and changed viewer counts."""
+        ticks = 0
+        while True:
+            await asyncio.sleep(0.5)
+            ticks += 1
+            for room_id, hub in list(self._hubs.items()):
+                try:
+                    await self._tick_room(room_id, hub, ticks)
+                except Exception:
+                    log.exception("room %s tick failed", room_id)
+
+    async def _tick_room(self, room_id: int, hub: RoomHub, ticks: int) -> None:
+        if hub.pending_likes:
+            n, hub.pending_likes = hub.pending_likes, 0
+            total = await self._broker.add_to_counter(room_id, "likes", n)
+            self._broker.publish(room_id, "likes", {"delta": n, "total": total})
+        if ticks % 2 == 0:
+            count = await self._broker.presence(room_id, len(hub.connections))
+            if count != hub.published_viewers and count != hub.view.get("viewers"):
+                hub.published_viewers = count
+                self._broker.publish(room_id, "viewers", {"count": count})
+                if count > hub.view["room"].get("peak_viewers", 0):
+                    hub.view["room"]["peak_viewers"] = count
+                    await self._on_peak(room_id, count)
