@@ -70,5 +70,25 @@ def seed_demo() -> None:
         typer.echo(line)
 
 
+@app.command()
+def simulate(url: str = typer.Option("http://127.0.0.1:8000", help="The running server."),
+             room: int = typer.Option(1, help="Room id."),
+             viewers: int = typer.Option(20, help="Anonymous viewers."),
+             bidders: int = typer.Option(6, help="Bidders (eager, sniper and proxy styles)."),
+             chatters: int = typer.Option(3, help="Chatting users."),
+             seconds: float = typer.Option(60, help="How long; 0 runs until interrupted."),
+             host_email: str = typer.Option("", help="Run the show as this host: start lots as they close."),
+             host_password: str = typer.Option("", help="The host's password."),
+             lot_seconds: int = typer.Option(30, help="Length of each lot the host starts."),
+             chat_rate: float = typer.Option(0.3, help="Messages per second per chatter.")) -> None:
+    """Bring a simulated crowd into a live room over real WebSockets."""
+    import json as _json
+
+    from .simulate import simulate as run
+    host = (host_email, host_password) if host_email else None
+    summary = asyncio.run(run(url, room, viewers, bidders, chatters, seconds, host, lot_seconds, chat_rate))
+    typer.echo(_json.dumps(summary))
+
+
 if __name__ == "__main__":
     app()
