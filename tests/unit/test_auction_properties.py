@@ -43,7 +43,7 @@ KNOWN_CODES = {
 T0 = 1_000.0
 
 PROPERTY_SETTINGS = settings(
-    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
@@ -88,20 +88,31 @@ values = st.one_of(
     st.tuples(st.just("tie"), st.just(0)),
     st.tuples(st.just("abs"), st.integers(-5, 20_000)),
 )
-actions = st.tuples(
-    st.sampled_from([0, 0, 0.5, 1, 1, 1, 2, 2, 3, 5, 8, 45]),               # seconds that pass first
+# Anything goes: anyone (seller, host, banned user included) does anything at any time.
+chaotic_actions = st.tuples(
+    st.sampled_from([0] * 6 + [0.5, 1, 1, 1, 1, 2, 2, 2, 3, 3, 5, 8, 45]),  # seconds that pass first
     st.sampled_from([1, 1, 1, 2, 2, 2, 3, 3, 4, SELLER, HOST, BANNED]),      # who acts
     st.sampled_from(["max"] * 4 + ["direct"] * 3 + ["buy_now", "close"]),    # what they do
     values,
+)
+# A bidding war: only real bidders, plausible amounts, bids in quick succession near the close.
+busy_actions = st.tuples(
+    st.sampled_from([0, 0, 0.5, 1, 1, 2, 3, 4]),
+    st.sampled_from(BIDDERS),
+    st.sampled_from(["max", "max", "direct"]),
+    st.tuples(st.just("steps"), st.integers(0, 3)) | st.tuples(st.just("tie"), st.just(0)),
 )
 
 
 @st.composite
 def scripts(draw):
     rules = draw(auction_rules())
-    before_start = draw(st.lists(actions, max_size=2))
+    before_start = draw(st.lists(chaotic_actions, max_size=2))
     opens_in = draw(st.sampled_from([None, None, 0, 3]))
-    script = draw(st.lists(actions, min_size=4, max_size=40))
+    if draw(st.booleans()):
+        script = draw(st.lists(chaotic_actions, min_size=4, max_size=40))
+    else:
+        script = draw(st.lists(busy_actions, min_size=8, max_size=40))
     return rules, before_start, opens_in, script
 
 
@@ -248,7 +259,7 @@ def check_buy_now(state: AuctionState, exp: Expected, accepted: list[RefBid], bu
     want_code = exp.gate(buyer, now)
     if want_code is None and rules.buy_now_price is None:
         want_code = "no_buy_now"
-    if want_code is None and ref.price is not None and ref.price >= rules.buy_now_price:
+    if want_code is None and ref.leader_max is not None and ref.leader_max >= rules.buy_now_price:
         want_code = "buy_now_unavailable"
 
     result = buy_now(state, buyer, now, banned=buyer == BANNED)
@@ -263,6 +274,7 @@ def check_buy_now(state: AuctionState, exp: Expected, accepted: list[RefBid], bu
     assert result == Closed(exp.seq, Outcome.SOLD, buyer, rules.buy_now_price, now, by_buy_now=True)
     assert state.status is Status.CLOSED
     assert (state.winner_id, state.final_price, state.outcome) == (buyer, rules.buy_now_price, Outcome.SOLD)
+    assert (state.leader_id, state.price, state.closes_at, state.last_seq) == (buyer, rules.buy_now_price, now, exp.seq)
 
 
 def check_close(state: AuctionState, exp: Expected, accepted: list[RefBid], now: float) -> None:
@@ -336,33 +348,44 @@ def test_random_bid_sequences_follow_the_rules(case):
 
 max_only_actions = st.tuples(
     st.integers(0, 2), st.sampled_from(BIDDERS), st.just("max"),
-    st.tuples(st.just("steps"), st.integers(0, 6)) | st.tuples(st.just("tie"), st.just(0)),
+    st.tuples(st.just("steps"), st.integers(0, 6)) | st.tuples(st.just("tie"), st.just(0))
+    | st.tuples(st.just("abs"), st.integers(1, 8_000)),
 )
 
 
 @PROPERTY_SETTINGS
-@given(auction_rules(), st.lists(max_only_actions, min_size=1, max_size=25))
-def test_max_only_auction_sells_to_the_highest_maximum(rules, script):
+@given(auction_rules(), st.lists(max_only_actions, min_size=2, max_size=25))
+def test_max_only_auction_sells_to_the_highest_maximum_one_step_above_the_runner_up(rules, script):
+    """The proxy-bidding promise in closed form, for auctions with max bids only (no deadline)."""
     rules = dataclasses.replace(rules, duration_seconds=30 * 24 * 3600, buy_now_price=None)
-    state, exp, accepted, _ = run_script(rules, [], None, script)
-    assert accepted, "the first max bid at the starting price is always accepted"
+    state, _, accepted, _ = run_script(rules, [], None, script)
+    if not accepted:
+        assert (state.outcome, state.winner_id) == (Outcome.UNSOLD, None)
+        return
+
     maxima: dict[int, int] = {}
     for bid in accepted:
         maxima[bid.bidder] = max(bid.value, maxima.get(bid.bidder, 0))
     top = max(maxima.values())
-    reserve_met = rules.reserve_price is None or top >= rules.reserve_price
-    assert state.outcome is (Outcome.SOLD if reserve_met else Outcome.RESERVE_NOT_MET)
-    if not reserve_met:
+    reserve = rules.reserve_price
+    if reserve is not None and top < reserve:
+        assert (state.outcome, state.winner_id) == (Outcome.RESERVE_NOT_MET, None)
         return
-    assert state.winner_id is not None and maxima[state.winner_id] == top
+    assert state.outcome is Outcome.SOLD
+    assert maxima[state.winner_id] == top
+    first_at_top = next(b.bidder for b in accepted if b.value == top)
+    assert state.winner_id == first_at_top, "equal maximums go to the earlier one"
+
     if len(maxima) == 1:
-        assert state.final_price == max(rules.starting_price, rules.reserve_price or 0)
+        expected = rules.starting_price
     else:
         second = max(v for who, v in maxima.items() if who != state.winner_id)
-        # One increment above the runner-up, never above the winner's maximum. The one exception:
-        # the runner-up tied the winner's maximum (the earlier maximum won) and the winner raised
-        # their own maximum afterwards, which never moves the price: it stays at the tie.
         assert second <= state.final_price <= top
-        tied_then_raised = any(b.bidder == state.winner_id and b.value == second for b in accepted)
-        assert state.final_price >= min(top, rules.ladder.next_bid(second)) or (
-            tied_then_raised and state.final_price == max(second, rules.reserve_price or 0))
+        if is_self_raise(accepted[:-1], accepted[-1]):
+            # The winner raised their own maximum after the last competing bid: that never
+            # moves the price (except up to the reserve), so the closed form below, which uses
+            # the raised maximum as the cap, may overstate it; the reference covers this case.
+            return
+        expected = min(top, rules.ladder.next_bid(second))
+    event(f"max only: closed form checked, {min(len(maxima), 3)}+ bidders")
+    assert state.final_price == max(expected, reserve or 0)

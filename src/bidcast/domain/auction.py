@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .increments import DEFAULT, IncrementLadder
+from .money import CURRENCY_EXPONENTS, MAX_AMOUNT
 
 MIN_DURATION_S = 5
 MAX_DURATION_S = 30 * 24 * 3600
@@ -63,6 +64,11 @@ class AuctionRules:
     ladder: IncrementLadder = DEFAULT
 
     def validate(self) -> None:
+        if self.currency not in CURRENCY_EXPONENTS:
+            raise RulesError("unknown_currency", f"Currency {self.currency!r} is not supported.")
+        for price in (self.starting_price, self.reserve_price, self.buy_now_price):
+            if price is not None and price > MAX_AMOUNT:
+                raise RulesError("amount_out_of_range", f"Prices may not exceed {MAX_AMOUNT} minor units.")
         if self.starting_price < 1:
             raise RulesError("invalid_rules", "The starting price must be at least 1 minor unit.")
         if self.reserve_price is not None and self.reserve_price < self.starting_price:
@@ -171,6 +177,8 @@ def place_bid(state: AuctionState, bid: BidRequest, now: float) -> Accepted | Re
     gate = _gate(state, bid.bidder_id, bid.banned, now)
     if gate is not None:
         return gate
+    if bid.value > MAX_AMOUNT:
+        return Rejected("amount_out_of_range", f"Bids may not exceed {MAX_AMOUNT} minor units.")
     ladder = state.rules.ladder
     min_next = state.min_next_bid()
     old_price, old_leader = state.price, state.leader_id
@@ -227,8 +235,9 @@ def buy_now(state: AuctionState, buyer_id: int, now: float, *, banned: bool = Fa
     bn = state.rules.buy_now_price
     if bn is None:
         return Rejected("no_buy_now", "This lot has no buy-now price.")
-    if state.price is not None and state.price >= bn:
-        return Rejected("buy_now_unavailable", "Bidding has passed the buy-now price.")
+    if state.leader_max is not None and state.leader_max >= bn:
+        # The leader has already committed to pay the buy-now price (perhaps as a hidden maximum).
+        return Rejected("buy_now_unavailable", "Bidding has reached the buy-now price.")
     state.last_seq += 1
     state.status, state.outcome = Status.CLOSED, Outcome.SOLD
     state.winner_id, state.final_price, state.price = buyer_id, bn, bn

@@ -51,6 +51,8 @@ class IncrementLadder:
 def validate_ladder(bands: tuple[tuple[int, int], ...] | list) -> None:
     if not bands:
         raise LadderError("An increment ladder needs at least one band.")
+    if any(not isinstance(b, (list, tuple)) or len(b) != 2 for b in bands):
+        raise LadderError("Each band is a pair: (floor, increment).")
     if bands[0][0] != 0:
         raise LadderError("The first band must start at 0.")
     last_floor, last_step = -1, 0
@@ -67,7 +69,13 @@ def validate_ladder(bands: tuple[tuple[int, int], ...] | list) -> None:
 def ladder_from_list(raw: list | None) -> IncrementLadder:
     if not raw:
         return DEFAULT
-    return IncrementLadder(tuple((int(lo), int(step)) for lo, step in raw))
+    bands = []
+    for band in raw:
+        if (not isinstance(band, (list, tuple)) or len(band) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in band)):
+            raise LadderError("Each band is a pair of whole numbers: [floor, increment].")
+        bands.append((band[0], band[1]))
+    return IncrementLadder(tuple(bands))
 
 
 DEFAULT = IncrementLadder()
