@@ -1,6 +1,7 @@
 """A thin client for the public API, used by the integration tests."""
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -103,3 +104,26 @@ class Api:
             if not page:
                 return out
             out.extend(page)
+
+    def orders(self, user: User, as_seller: bool = False) -> list[dict]:
+        r = self.http.get("/api/v1/orders", headers=user.headers, params={"as_seller": as_seller})
+        assert r.status_code == 200, r.text
+        return r.json()["orders"]
+
+    def wait_closed(self, auction_id: int, timeout: float) -> dict:
+        """Poll the auction until it has closed; fails after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.auction(auction_id)
+            if view["status"] == "closed" or time.monotonic() > deadline:
+                assert view["status"] == "closed", f"auction {auction_id} still open: {view}"
+                return view
+            time.sleep(0.2)
+
+
+def error_code(r: httpx.Response) -> str | None:
+    """The machine-readable code of an error response (None when the body is not one)."""
+    try:
+        return r.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None

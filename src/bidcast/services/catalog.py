@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..errors import AppError, conflict, forbidden, not_found
-from ..storage.models import Product
+from ..storage.models import Product, Shop
 from .accounts import Principal
 from .shops import Shops
 
@@ -59,7 +59,8 @@ class Catalog:
         product = await s.get(Product, product_id, with_for_update=True)
         if product is None:
             raise not_found("Product")
-        shop = await self._shops.of_owner(who.id)
+        # The same session: on SQLite a second one would wait for the write lock this one holds.
+        shop = (await s.execute(select(Shop).where(Shop.owner_id == who.id))).scalar_one_or_none()
         if shop is None or shop.id != product.shop_id:
             raise forbidden("This product belongs to another shop.")
         return product

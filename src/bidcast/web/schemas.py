@@ -4,10 +4,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
+from fastapi import Path, Query
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ..domain.money import MAX_AMOUNT
 
+# Row ids are 64-bit; anything outside is a client error, not a database overflow.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Amount = Annotated[int, Field(strict=True, ge=1, le=MAX_AMOUNT)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=140)]
 LongText = Annotated[str, StringConstraints(max_length=5000)]
@@ -74,7 +79,7 @@ class RoomIn(In):
 
 
 class LotIn(In):
-    product_id: int
+    product_id: Annotated[int, Field(ge=1, le=MAX_ID)]
     starting_price: Amount
     format: Literal["standard", "sudden_death"] = "standard"
     reserve_price: Amount | None = None
@@ -89,14 +94,14 @@ class TimedAuctionIn(LotIn):
 
 
 class StartLotIn(In):
-    lot_id: int | None = None
+    lot_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
     duration_seconds: Annotated[int, Field(ge=5, le=3600)] | None = None
     soft_close_seconds: Annotated[int, Field(ge=0, le=300)] | None = None
     reserve_price: Amount | None = None
 
 
 class ReorderIn(In):
-    lot_ids: Annotated[list[int], Field(max_length=500)]
+    lot_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(max_length=500)]
 
 
 class BidIn(In):

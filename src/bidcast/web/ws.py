@@ -15,6 +15,7 @@ from ..errors import AppError
 from ..realtime.connection import Connection
 from ..realtime.hub import RoomHub
 from ..realtime.protocol import encode
+from .schemas import MAX_ID
 from ..services.accounts import Principal
 from ..services.bid_results import BidResult
 from .auth import SESSION_COOKIE
@@ -50,7 +51,7 @@ async def socket_user(ws: WebSocket) -> tuple[Principal | None, bool]:
 async def room_socket(ws: WebSocket, room_id: int) -> None:
     c = ws.app.state.c
     who, bad_token = await socket_user(ws)
-    hub = await c.hubs.get(room_id)
+    hub = await c.hubs.get(room_id) if 1 <= room_id <= MAX_ID else None
     await ws.accept()
     if hub is None:
         await ws.close(4404, "room not found")

@@ -9,7 +9,7 @@ from ...storage.auction_store import state_of
 from ...storage.models import Auction
 from .. import views
 from ..auth import current_user, optional_user
-from ..schemas import BidIn, BuyNowIn, TimedAuctionIn
+from ..schemas import BidIn, BuyNowIn, Id, QueryId, TimedAuctionIn
 
 router = APIRouter(prefix="/api/v1", tags=["auctions"])
 
@@ -43,21 +43,21 @@ async def create_timed(body: TimedAuctionIn, request: Request,
 
 
 @router.get("/auctions")
-async def list_auctions(request: Request, status: str | None = None, room_id: int | None = None,
+async def list_auctions(request: Request, status: str | None = None, room_id: QueryId = None,
                         viewer: Principal | None = Depends(optional_user)) -> dict:
     rows = await request.app.state.c.auctions.list(status, room_id)
     return {"auctions": await auction_views(request, rows, viewer)}
 
 
 @router.get("/auctions/{auction_id}")
-async def get_auction(auction_id: int, request: Request,
+async def get_auction(auction_id: Id, request: Request,
                       viewer: Principal | None = Depends(optional_user)) -> dict:
     row, _ = await request.app.state.c.auctions.get(auction_id)
     return {"auction": (await auction_views(request, [row], viewer))[0]}
 
 
 @router.get("/auctions/{auction_id}/bids")
-async def list_bids(auction_id: int, request: Request, after_seq: int = Query(0, ge=0),
+async def list_bids(auction_id: Id, request: Request, after_seq: int = Query(0, ge=0),
                     limit: int = Query(100, ge=1, le=1000)) -> dict:
     c = request.app.state.c
     bids = await c.auctions.bids(auction_id, after_seq, limit)
@@ -67,7 +67,7 @@ async def list_bids(auction_id: int, request: Request, after_seq: int = Query(0,
 
 @router.post("/auctions/{auction_id}/bids", status_code=201,
              responses={409: {"description": "Bid rejected (too_low, auction_closed, ...)"}})
-async def place_bid(auction_id: int, body: BidIn, request: Request,
+async def place_bid(auction_id: Id, body: BidIn, request: Request,
                     who: Principal = Depends(current_user),
                     idempotency_key: str | None = Header(None)) -> JSONResponse:
     c = request.app.state.c
@@ -82,7 +82,7 @@ async def place_bid(auction_id: int, body: BidIn, request: Request,
 
 
 @router.post("/auctions/{auction_id}/buy-now", status_code=201)
-async def buy_now(auction_id: int, request: Request, body: BuyNowIn | None = None,
+async def buy_now(auction_id: Id, request: Request, body: BuyNowIn | None = None,
                   who: Principal = Depends(current_user),
                   idempotency_key: str | None = Header(None)) -> JSONResponse:
     c = request.app.state.c

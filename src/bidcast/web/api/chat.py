@@ -7,7 +7,7 @@ from pydantic import Field
 
 from ...services.accounts import Principal
 from ..auth import current_user
-from ..schemas import In
+from ..schemas import Id, In
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
@@ -26,25 +26,25 @@ class SlowModeIn(In):
 
 
 @router.post("/rooms/{room_id}/chat", status_code=201)
-async def post(room_id: int, body: ChatIn, request: Request, who: Principal = Depends(current_user)) -> dict:
+async def post(room_id: Id, body: ChatIn, request: Request, who: Principal = Depends(current_user)) -> dict:
     return {"message": await request.app.state.c.chat.post(room_id, who, body.text)}
 
 
 @router.delete("/rooms/{room_id}/chat/{message_id}", status_code=204)
-async def delete(room_id: int, message_id: int, request: Request,
+async def delete(room_id: Id, message_id: Id, request: Request,
                  who: Principal = Depends(current_user)) -> None:
     await request.app.state.c.chat.delete(room_id, who, message_id)
 
 
 @router.post("/rooms/{room_id}/moderation")
-async def moderate(room_id: int, body: ModerationIn, request: Request,
+async def moderate(room_id: Id, body: ModerationIn, request: Request,
                    who: Principal = Depends(current_user)) -> dict:
     await request.app.state.c.chat.restrict(room_id, who, body.user_id, body.action)
     return {"room_id": room_id, "user_id": body.user_id, "action": body.action}
 
 
 @router.put("/rooms/{room_id}/slow-mode")
-async def slow_mode(room_id: int, body: SlowModeIn, request: Request,
+async def slow_mode(room_id: Id, body: SlowModeIn, request: Request,
                     who: Principal = Depends(current_user)) -> dict:
     await request.app.state.c.chat.set_slow_mode(room_id, who, body.seconds)
     return {"room_id": room_id, "slow_mode_seconds": body.seconds}

@@ -7,7 +7,7 @@ from ...errors import AppError
 from ...services.accounts import Principal
 from .. import views
 from ..auth import current_user
-from ..schemas import ProductIn, ProductPatch
+from ..schemas import Id, ProductIn, ProductPatch, QueryId
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
@@ -32,19 +32,19 @@ async def create(body: ProductIn, request: Request, who: Principal = Depends(cur
 
 @router.get("/products")
 async def search(request: Request, q: str | None = Query(None, max_length=100),
-                 category: str | None = None, shop_id: int | None = None,
+                 category: str | None = None, shop_id: QueryId = None,
                  limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)) -> dict:
     found = await request.app.state.c.catalog.search(q, category, shop_id, limit, offset)
     return {"products": [views.product(p) for p in found]}
 
 
 @router.get("/products/{product_id}")
-async def get(product_id: int, request: Request) -> dict:
+async def get(product_id: Id, request: Request) -> dict:
     return {"product": views.product(await request.app.state.c.catalog.get(product_id))}
 
 
 @router.patch("/products/{product_id}")
-async def update(product_id: int, body: ProductPatch, request: Request,
+async def update(product_id: Id, body: ProductPatch, request: Request,
                  who: Principal = Depends(current_user)) -> dict:
     changes = {k: v for k, v in _fields(body).items() if v is not None}
     product = await request.app.state.c.catalog.update(who, product_id, changes)
@@ -52,5 +52,5 @@ async def update(product_id: int, body: ProductPatch, request: Request,
 
 
 @router.post("/products/{product_id}/withdraw")
-async def withdraw(product_id: int, request: Request, who: Principal = Depends(current_user)) -> dict:
+async def withdraw(product_id: Id, request: Request, who: Principal = Depends(current_user)) -> dict:
     return {"product": views.product(await request.app.state.c.catalog.withdraw(who, product_id))}

@@ -6,7 +6,7 @@ from ...services.accounts import Principal
 from ...services.rooms import LotSettings
 from .. import views
 from ..auth import current_user, optional_user
-from ..schemas import LotIn, ReorderIn, RoomIn, StartLotIn
+from ..schemas import Id, LotIn, ReorderIn, RoomIn, StartLotIn
 from .auctions import auction_views
 
 router = APIRouter(prefix="/api/v1", tags=["rooms"])
@@ -37,7 +37,7 @@ async def list_rooms(request: Request, status: str | None = None) -> dict:
 
 
 @router.get("/rooms/{room_id}")
-async def get_room(room_id: int, request: Request,
+async def get_room(room_id: Id, request: Request,
                    viewer: Principal | None = Depends(optional_user)) -> dict:
     c = request.app.state.c
     room = await c.rooms.get(room_id)
@@ -46,31 +46,31 @@ async def get_room(room_id: int, request: Request,
 
 
 @router.post("/rooms/{room_id}/go-live")
-async def go_live(room_id: int, request: Request, who: Principal = Depends(current_user)) -> dict:
+async def go_live(room_id: Id, request: Request, who: Principal = Depends(current_user)) -> dict:
     return {"room": views.room(await request.app.state.c.rooms.set_status(who, room_id, "go_live"))}
 
 
 @router.post("/rooms/{room_id}/end")
-async def end(room_id: int, request: Request, who: Principal = Depends(current_user)) -> dict:
+async def end(room_id: Id, request: Request, who: Principal = Depends(current_user)) -> dict:
     return {"room": views.room(await request.app.state.c.rooms.set_status(who, room_id, "end"))}
 
 
 @router.post("/rooms/{room_id}/lots", status_code=201)
-async def add_lot(room_id: int, body: LotIn, request: Request,
+async def add_lot(room_id: Id, body: LotIn, request: Request,
                   who: Principal = Depends(current_user)) -> dict:
     lot = await request.app.state.c.rooms.add_lot(who, room_id, lot_settings(body, request))
     return {"lot": (await auction_views(request, [lot], who))[0]}
 
 
 @router.put("/rooms/{room_id}/lineup")
-async def reorder(room_id: int, body: ReorderIn, request: Request,
+async def reorder(room_id: Id, body: ReorderIn, request: Request,
                   who: Principal = Depends(current_user)) -> dict:
     lineup = await request.app.state.c.rooms.reorder(who, room_id, body.lot_ids)
     return {"lineup": await auction_views(request, lineup, who)}
 
 
 @router.post("/rooms/{room_id}/lots/start-next")
-async def start_next(room_id: int, request: Request, body: StartLotIn | None = None,
+async def start_next(room_id: Id, request: Request, body: StartLotIn | None = None,
                      who: Principal = Depends(current_user)) -> dict:
     body = body or StartLotIn()
     overrides = body.model_dump(exclude_none=True, exclude={"lot_id"})

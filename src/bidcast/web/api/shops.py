@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Request
 from ...services.accounts import Principal
 from .. import views
 from ..auth import admin_user, current_user
-from ..schemas import ReviewIn, ShopIn
+from ..schemas import Id, ReviewIn, ShopIn
 
 router = APIRouter(prefix="/api/v1", tags=["shops"])
 
@@ -23,7 +23,7 @@ async def my_shop(request: Request, who: Principal = Depends(current_user)) -> d
 
 
 @router.get("/shops/{shop_id}")
-async def get_shop(shop_id: int, request: Request) -> dict:
+async def get_shop(shop_id: Id, request: Request) -> dict:
     return {"shop": views.shop(await request.app.state.c.shops.get(shop_id))}
 
 
@@ -34,7 +34,7 @@ async def list_shops(request: Request, status: str | None = None,
 
 
 @router.post("/admin/shops/{shop_id}/review")
-async def review(shop_id: int, body: ReviewIn, request: Request,
+async def review(shop_id: Id, body: ReviewIn, request: Request,
                  admin: Principal = Depends(admin_user)) -> dict:
     shop = await request.app.state.c.shops.review(admin, shop_id, body.approve, body.reason)
     return {"shop": views.shop(shop)}
