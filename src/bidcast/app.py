@@ -5,12 +5,17 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from itsdangerous import Signer
 
 from . import bootstrap
 from .config import Settings, get_settings
 from .web import errors, home, ws
-from .web.api import accounts, admin, auctions, chat, products, rooms, shops
+from .web.pages import live as live_pages
+from .web.pages import routes as pages
+from .web.pages import seller as seller_pages
+from .web.pages.render import HERE as PAGES_DIR
+from .web.api import accounts, admin, auctions, chat, me, products, rooms, shops
 
 log = logging.getLogger("bidcast")
 
@@ -34,8 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Live auctions, flash sales and a seller center.")
     app.state.signer = Signer(settings.resolved_secret_key(), salt="bidcast.session")
     errors.install(app)
-    for module in (accounts, shops, products, rooms, auctions, chat, admin):
+    for module in (accounts, shops, products, rooms, auctions, chat, admin, me):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(home.router)
+    for pages_module in (pages, live_pages, seller_pages):
+        app.include_router(pages_module.router)
+    app.mount("/static", StaticFiles(directory=PAGES_DIR / "static"), name="static")
     return app

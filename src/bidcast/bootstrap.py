@@ -12,6 +12,7 @@ from .config import Settings
 from .realtime.bridge import auction_events_to_room
 from .realtime.broker import Broker, MemoryBroker, RedisBroker
 from .realtime.hub import Hubs
+from .services.bidding import Bidding
 from .services.chat import Chat
 from .services.room_views import RoomViews
 from .services.accounts import Accounts
@@ -41,6 +42,7 @@ class Container:
     hubs: Hubs
     chat: Chat
     room_views: RoomViews
+    bidding: Bidding
 
     async def start(self) -> None:
         await self.broker.start()
@@ -64,8 +66,9 @@ def build(settings: Settings) -> Container:
     engine.add_sink(auction_events_to_room(broker))
     room_views = RoomViews(sessions, engine)
     hubs = Hubs(broker, room_views.load, room_views.record_peak)
+    chat = Chat(sessions, broker.publish)
     return Container(settings=settings, db=db, sessions=sessions, accounts=accounts, shops=shops,
                      catalog=Catalog(sessions, shops), engine=engine, rooms=Rooms(sessions, engine),
                      auctions=AuctionQueries(sessions, engine), orders=Orders(sessions),
-                     broker=broker, hubs=hubs, chat=Chat(sessions, broker.publish),
-                     room_views=room_views)
+                     broker=broker, hubs=hubs, chat=chat,
+                     room_views=room_views, bidding=Bidding(engine, chat))

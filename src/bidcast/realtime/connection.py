@@ -15,9 +15,11 @@ MAX_OVERFLOWS = 20       # snapshots in a row without catching up: disconnect
 
 class Connection:
     def __init__(self, send: Callable[[str], Awaitable[None]], close: Callable[[int, str], Awaitable[None]],
-                 user_id: int | None, snapshot: Callable[[], str]) -> None:
+                 user_id: int | None, snapshot: Callable[[], str],
+                 kill: Callable[[int, str], None] | None = None) -> None:
         self._send = send
         self._close = close
+        self._kill = kill
         self.user_id = user_id
         self._snapshot = snapshot
         self._queue: deque[str] = deque()
@@ -74,7 +76,12 @@ class Connection:
                             self.overflows = 0
                     await asyncio.wait_for(self._send(text), SEND_TIMEOUT_S)
         except TimeoutError:
-            await self.close(4008, "too slow")
+            # The write buffer is full, so a polite close would wait behind it forever.
+            if self._kill is not None:
+                self.closed = True
+                self._kill(4008, "too slow")
+            else:
+                await self.close(4008, "too slow")
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -233,6 +233,10 @@ class AuctionEngine:
             await self.attach(auction_id)
         return len(ids)
 
+    def room_of(self, auction_id: int) -> int | None:
+        w = self._writers.get(auction_id)
+        return w.meta.room_id if w else None
+
     def live_state(self, auction_id: int) -> AuctionState | None:
         w = self._writers.get(auction_id)
         return w.state if w else None

@@ -24,6 +24,7 @@ router = APIRouter()
 HELLO_WAIT_S = 2.0
 MAX_FRAME = 4096
 LIKES_PER_S = 10
+KILL_GRACE_S = 30.0
 
 
 async def socket_user(ws: WebSocket) -> tuple[Principal | None, bool]:
@@ -63,7 +64,8 @@ async def room_socket(ws: WebSocket, room_id: int) -> None:
         await ws.close(4403, "removed from this room")
         return
     last_seq, first = await _hello(ws)
-    conn = Connection(ws.send_text, ws.close, who.id if who else None, hub.snapshot_text)
+    conn = Connection(ws.send_text, ws.close, who.id if who else None, hub.snapshot_text,
+                      lambda code, reason: kill_socket(ws, code, reason))
     hub.join(conn, last_seq)
     conn.start()
     conn.push_direct(encode("welcome", hub.seq, {
@@ -87,6 +89,22 @@ async def room_socket(ws: WebSocket, room_id: int) -> None:
         for t in tasks:
             t.cancel()
         await conn.stop()
+
+
+def kill_socket(ws: WebSocket, code: int, reason: str) -> None:
+    """Close a socket whose client stopped reading: queue a close frame behind what is already
+    buffered and let the transport close once it drains (or abort it after a grace period).
+
+    The ASGI layer cannot do this: its close waits for the very buffer that is stuck. We reach
+    the server's transport where the server exposes it, and fall back to a normal close."""
+    transport = getattr(getattr(ws._send, "__self__", None), "transport", None)  # noqa: SLF001
+    if transport is None or transport.is_closing():
+        asyncio.get_running_loop().create_task(ws.close(code, reason))
+        return
+    payload = code.to_bytes(2, "big") + reason.encode()[:120]
+    transport.write(bytes([0x88, len(payload)]) + payload)
+    transport.close()
+    asyncio.get_running_loop().call_later(KILL_GRACE_S, transport.abort)
 
 
 async def _hello(ws: WebSocket) -> tuple[int | None, str | None]:
@@ -178,10 +196,7 @@ class _Session:
             return
         kind, value = ("max", max_amount) if max_amount is not None else ("direct", amount)
         try:
-            if await self.c.chat.is_banned(self.hub.room_id, self.who.id):
-                raise AppError(403, "banned", "The host removed you from this room.")
-            res = await self.c.engine.place(auction_id, self.who.id, kind, value, key,
-                                            self.who.banned, self.who.display_name)
+            res = await self.c.bidding.place(auction_id, self.who, kind, value, key)
         except AppError as e:
             self.send("bid.rejected", {"code": e.code, "message": e.message, "idempotency_key": key,
                                        "auction_id": auction_id})

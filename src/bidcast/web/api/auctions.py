@@ -77,7 +77,7 @@ async def place_bid(auction_id: Id, body: BidIn, request: Request,
         raise AppError(422, "wrong_currency", f"This auction is in {row_currency}.")
     kind, value = ("max", body.max_amount) if body.max_amount is not None else ("direct", body.amount)
     assert value is not None
-    res = await c.engine.place(auction_id, who.id, kind, value, key, who.banned, who.display_name)
+    res = await c.bidding.place(auction_id, who, kind, value, key)
     return JSONResponse(views.bid_result(res, who.id), status_code=res.http_status)
 
 
@@ -90,8 +90,7 @@ async def buy_now(auction_id: Id, request: Request, body: BuyNowIn | None = None
     row, _ = await c.auctions.get(auction_id)
     if row.buy_now_price is None:
         raise AppError(409, "no_buy_now", "This lot has no buy-now price.")
-    res = await c.engine.place(auction_id, who.id, "buy_now", row.buy_now_price, key, who.banned,
-                               who.display_name)
+    res = await c.bidding.place(auction_id, who, "buy_now", row.buy_now_price, key)
     return JSONResponse(views.bid_result(res, who.id), status_code=res.http_status)
 
 
