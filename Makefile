@@ -14,10 +14,14 @@ $(READY): pyproject.toml
 
 install: $(READY)
 
-demo: $(READY)
-	$(BIN)/bidcast db upgrade
-	$(BIN)/bidcast seed-demo
-	$(BIN)/bidcast serve
+HLSJS := $(VENV)/npm/node_modules/hls.js/dist/hls.min.js
+
+# hls.js plays the demo's HLS stream in browsers without native HLS (optional: needs npm).
+$(HLSJS):
+	-command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix $(VENV)/npm hls.js@1.7.4
+
+demo: $(READY) $(HLSJS)
+	$(BIN)/bidcast demo
 
 serve: $(READY)
 	$(BIN)/bidcast serve

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -45,5 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     for pages_module in (pages, live_pages, seller_pages):
         app.include_router(pages_module.router)
+    hls_js = Path(settings.hls_js_dir)
+    if hls_js.is_dir():
+        app.mount("/static/vendor", StaticFiles(directory=hls_js), name="vendor")
     app.mount("/static", StaticFiles(directory=PAGES_DIR / "static"), name="static")
+    media = Path(settings.media_dir)
+    media.mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=media), name="media")
     return app

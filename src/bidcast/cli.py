@@ -71,6 +71,74 @@ def seed_demo() -> None:
 
 
 @app.command()
+def demo(port: int = typer.Option(None, help="Port (BIDCAST_PORT)."),
+         viewers: int = typer.Option(25, help="Simulated viewers."),
+         bidders: int = typer.Option(6, help="Simulated bidders.")) -> None:
+    """Serve a seeded demo with a live HLS test stream and a simulated crowd bidding and chatting."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    from .demo import DEMO_STREAM, PASSWORD
+    from .demo import seed as seed_demo_data
+    from .media import start_test_stream
+    from .storage.migrate import upgrade
+
+    import signal
+
+    def _stop(*_: object) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _stop)
+    s = get_settings()
+    port = port or s.port
+    upgrade(s.database_url)
+    for line in asyncio.run(seed_demo_data(s)):
+        typer.echo(line)
+    children: list[subprocess.Popen] = []
+    env = {**__import__("os").environ, "BIDCAST_PORT": str(port)}
+    try:
+        stream = start_test_stream(Path(s.media_dir), DEMO_STREAM)
+        if stream:
+            children.append(stream[0])
+        else:
+            typer.echo("ffmpeg not found: the room shows its poster instead of a live video")
+        server = subprocess.Popen([sys.executable, "-m", "bidcast", "serve", "--port", str(port),
+                                   "--log-level", "warning"], env=env)
+        children.append(server)
+        url = f"http://{s.host}:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        children.append(subprocess.Popen([
+            sys.executable, "-m", "bidcast", "simulate", "--url", url, "--room", "1",
+            "--viewers", str(viewers), "--bidders", str(bidders), "--chatters", "3", "--seconds", "0",
+            "--host-email", "seller@bidcast.test", "--host-password", PASSWORD, "--lot-seconds", "30"],
+            env=env, stdout=subprocess.DEVNULL))
+        typer.echo(f"\n  Bidcast demo is live: {url}/rooms/1   (home: {url}/)\n"
+                   f"  Log in as buyer1@bidcast.test / {PASSWORD} to bid against the crowd;\n"
+                   f"  seller@bidcast.test hosts the room (console: {url}/host/rooms/1).\n"
+                   "  Ctrl-C stops everything.\n")
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+@app.command()
 def simulate(url: str = typer.Option("http://127.0.0.1:8000", help="The running server."),
              room: int = typer.Option(1, help="Room id."),
              viewers: int = typer.Option(20, help="Anonymous viewers."),

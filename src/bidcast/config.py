@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     soft_close_seconds: int = 10
     # Largest number of bids the auction writer commits in one transaction.
     bid_batch_max: int = 512
+    # Files served at /media (product images, the demo's HLS stream).
+    media_dir: str = "var/media"
+    # Where hls.js was installed (by `make demo`), served at /static/vendor for browsers
+    # without native HLS.
+    hls_js_dir: str = ".venv/npm/node_modules/hls.js/dist"
     log_level: str = "info"
 
     def resolved_secret_key(self) -> str:

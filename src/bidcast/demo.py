@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from . import bootstrap
 from .config import Settings
 from .errors import AppError
+from .media import hls_available, write_product_image
 from .services.rooms import LotSettings
 from .storage.models import utcnow
 
 PASSWORD = "bidcast-demo"
+DEMO_STREAM = "room-1"
+DEMO_STREAM_URL = f"/media/hls/{DEMO_STREAM}/index.m3u8"
 PRODUCTS = [
     ("Vintage film camera", "cameras", "used_good", 8_900, "A 1970s rangefinder, tested."),
     ("Signed vinyl record", "music", "like_new", 4_500, "First pressing, signed sleeve."),
@@ -39,11 +43,16 @@ async def _seed(c: bootstrap.Container) -> list[str]:
                                "seller@bidcast.test")
     await c.shops.review(admin, shop.id, True, None)
     seller = await c.accounts.get(seller.id)
+    media_dir = Path(c.settings.media_dir)
+    playback = DEMO_STREAM_URL if hls_available() else None
+    cover = write_product_image(media_dir, "room-cover", "Friday vintage auction", 0)
     room = await c.rooms.schedule(seller, "Friday vintage auction", utcnow() + timedelta(minutes=1),
-                                  None, None)
+                                  cover, playback)
+    await c.rooms.schedule(seller, "Sunday sneaker drop", utcnow() + timedelta(days=2), None, None)
     for n, (title, cat, cond, price, desc) in enumerate(PRODUCTS, start=1):
+        image = write_product_image(media_dir, f"vv-{n:03d}", title, n)
         product = await c.catalog.create(seller, dict(
-            title=title, description=desc, image_urls=[], category=cat, condition=cond,
+            title=title, description=desc, image_urls=[image], category=cat, condition=cond,
             sku=f"VV-{n:03d}", price_amount=price, currency="EUR", stock=3))
         await c.rooms.add_lot(seller, room.id, LotSettings(product.id, starting_price=price // 10,
                                                             duration_seconds=60))
