@@ -84,14 +84,25 @@ class AuctionWriter:
         except Exception:
             log.exception("auction writer %s crashed", self.state.id)
         finally:
-            self._fail_waiting(AppError(503, "writer_restarting", "The auction is restarting; retry the bid."))
+            self._answer_leftovers()
             self._on_exit(self.state.id)
 
-    def _fail_waiting(self, err: AppError) -> None:
+    def _answer_leftovers(self) -> None:
+        """Bids still queued when the writer stops: closed means closed; otherwise retry."""
+        closed = self.state.status is rules.Status.CLOSED
         while not self._queue.empty():
             job = self._queue.get_nowait()
-            if not job.future.done():
-                job.future.set_exception(err)
+            if job.future.done():
+                continue
+            prior = self._seen.get((job.bidder_id, job.key))
+            if prior is not None:
+                job.future.set_result(prior.as_replay())
+            elif closed:
+                job.future.set_result(result_of(self.state.id, job.kind, job.value, Rejected(
+                    "auction_closed", "This auction has closed.")))
+            else:
+                job.future.set_exception(AppError(503, "writer_restarting",
+                                                  "The auction is restarting; retry the bid."))
 
     async def _decide(self, batch: list[_Job]) -> None:
         state = self.state
