@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Live auctions, flash sales and a seller center.")
     app.state.signer = Signer(settings.resolved_secret_key(), salt="bidcast.session")
     errors.install(app)
+    app.add_middleware(ws.SocketTap)
     for module in (accounts, shops, products, rooms, auctions, chat, admin, me):
         app.include_router(module.router)
     app.include_router(ws.router)

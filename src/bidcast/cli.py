@@ -25,7 +25,10 @@ def serve(host: str = typer.Option(None, help="Bind address (BIDCAST_HOST)."),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
     uvicorn.run("bidcast.app:create_app", factory=True, host=host or s.host, port=port or s.port,
-                log_level=(log_level or s.log_level).lower(), access_log=False)
+                log_level=(log_level or s.log_level).lower(), access_log=False,
+                # Room events go to thousands of sockets: compressing each copy per socket
+                # would cost more CPU than the bandwidth it saves on these small frames.
+                ws_per_message_deflate=False)
 
 
 class _RedactTokens(logging.Filter):

@@ -122,3 +122,37 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+REDIS_URL = os.environ.get("BIDCAST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_reachable(url: str = REDIS_URL) -> str | None:
+    """None when Redis answers PING, else the reason it does not."""
+    try:
+        import redis
+    except ImportError as e:
+        return f"the redis package is not installed ({e})"
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as e:  # noqa: BLE001
+        return f"Redis is not reachable at {url} ({e})"
+    return None
+
+
+def forget_redis_rooms(url: str = REDIS_URL) -> int:
+    """Delete every `bidcast:room:*` key: room ids restart at 1 in a fresh database, so streams
+    and counters left by earlier runs would otherwise be read as this run's rooms."""
+    import redis
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match="bidcast:room:*", count=1000))
+        for i in range(0, len(keys), 500):
+            client.delete(*keys[i:i + 500])
+        return len(keys)
+    finally:
+        client.close()

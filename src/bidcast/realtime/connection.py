@@ -1,25 +1,42 @@
-"""One viewer's socket: a bounded queue and a sender task, so a slow client slows nobody else."""
+"""One viewer's socket, written so that a slow client slows nobody else.
+
+Two ways to write:
+- raw: where the server exposes the socket's transport, each event's frame (encoded once for
+  the whole room) is written straight to it. If the transport's buffer is over HIGH_WATER the
+  client is behind: further events are skipped and, once the buffer drains, one fresh snapshot
+  supersedes them all. A buffer that does not drain within SEND_TIMEOUT_S: the client is gone.
+- queued (any ASGI server): a bounded queue and a sender task per socket, with the same
+  coalescing into a snapshot on overflow.
+"""
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .protocol import text_frame
 
 log = logging.getLogger("bidcast.ws")
 
-MAX_QUEUE = 256          # shared events waiting for one socket
-SEND_TIMEOUT_S = 10.0    # a frame that cannot be written for this long: the client is gone
+MAX_QUEUE = 256          # shared events waiting for one socket (queued mode)
+HIGH_WATER = 256 * 1024  # bytes buffered for one socket before it counts as behind (raw mode)
+LOW_WATER = 32 * 1024    # ... and the level it must drain to before the snapshot goes out
+SEND_TIMEOUT_S = 10.0    # a socket that cannot take a frame for this long: the client is gone
 MAX_OVERFLOWS = 20       # snapshots in a row without catching up: disconnect
+DRAIN_POLL_S = 0.05
 
 
 class Connection:
     def __init__(self, send: Callable[[str], Awaitable[None]], close: Callable[[int, str], Awaitable[None]],
                  user_id: int | None, snapshot: Callable[[], str],
-                 kill: Callable[[int, str], None] | None = None) -> None:
+                 kill: Callable[[int, str], None] | None = None, transport: Any = None) -> None:
         self._send = send
         self._close = close
         self._kill = kill
+        self._transport = transport
         self.user_id = user_id
         self._snapshot = snapshot
         self._queue: deque[str] = deque()
@@ -30,11 +47,65 @@ class Connection:
         self.closed = False
         self.task: asyncio.Task | None = None
 
-    def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._sender())
+    @property
+    def raw(self) -> bool:
+        return self._transport is not None
 
-    def push(self, text: str) -> None:
+    def start(self) -> None:
+        if not self.raw:
+            self.task = asyncio.get_running_loop().create_task(self._sender())
+
+    # -- raw mode ----------------------------------------------------------------------------
+    def _write(self, frame: bytes) -> None:
+        t = self._transport
+        if t.is_closing():
+            self.closed = True
+            return
+        t.write(frame)
+
+    def _behind(self) -> None:
+        self._needs_snapshot = True
+        self.overflows += 1
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._catch_up())
+
+    async def _catch_up(self) -> None:
+        """Wait for the client to drain its buffer, then send one snapshot (or give up on it)."""
+        stuck_since = time.monotonic()
+        while not self.closed:
+            t = self._transport
+            if t.is_closing():
+                self.closed = True
+                return
+            if t.get_write_buffer_size() <= LOW_WATER:
+                if self.overflows > MAX_OVERFLOWS:
+                    self._kill_now()
+                    return
+                self._needs_snapshot = False
+                self._write(text_frame(self._snapshot()))
+                return
+            if time.monotonic() - stuck_since > SEND_TIMEOUT_S:
+                self._kill_now()
+                return
+            await asyncio.sleep(DRAIN_POLL_S)
+
+    def _kill_now(self) -> None:
+        self.closed = True
+        if self._kill is not None:
+            self._kill(4008, "too slow")
+
+    # -- both modes --------------------------------------------------------------------------
+    def push(self, text: str, frame: bytes | None = None) -> None:
         if self.closed:
+            return
+        if self.raw:
+            if self._needs_snapshot:
+                return  # the snapshot it gets when it drains will include this event
+            if self._transport.get_write_buffer_size() > HIGH_WATER:
+                self._behind()
+                return
+            self.overflows = 0
+            self._write(frame if frame is not None else text_frame(text))
             return
         if len(self._queue) >= MAX_QUEUE:
             # Everything queued is superseded by a fresh snapshot taken when the socket drains.
@@ -46,15 +117,24 @@ class Connection:
         self._wake.set()
 
     def push_direct(self, text: str) -> None:
-        if not self.closed:
-            self._direct.append(text)
-            self._wake.set()
+        if self.closed:
+            return
+        if self.raw:
+            self._write(text_frame(text))
+            return
+        self._direct.append(text)
+        self._wake.set()
 
     def push_snapshot(self) -> None:
+        if self.raw:
+            self._needs_snapshot = False
+            self._write(text_frame(self._snapshot()))
+            return
         self._queue.clear()
         self._needs_snapshot = True
         self._wake.set()
 
+    # -- queued mode -------------------------------------------------------------------------
     async def _sender(self) -> None:
         try:
             while not self.closed:
@@ -78,8 +158,7 @@ class Connection:
         except TimeoutError:
             # The write buffer is full, so a polite close would wait behind it forever.
             if self._kill is not None:
-                self.closed = True
-                self._kill(4008, "too slow")
+                self._kill_now()
             else:
                 await self.close(4008, "too slow")
         except asyncio.CancelledError:

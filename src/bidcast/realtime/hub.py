@@ -82,9 +82,9 @@ class RoomHub:
         apply(self.view, ev)
         self.seq = ev.seq
         self.buffer.append(ev)
-        text = ev.text
+        text, frame = ev.text, ev.frame
         for c in self.connections:
-            c.push(text)
+            c.push(text, frame)
 
     # -- viewers -----------------------------------------------------------------------------
     def snapshot_text(self) -> str:
@@ -103,7 +103,7 @@ class RoomHub:
             conn.push_snapshot()
         else:
             for text in backlog:
-                conn.push(text)
+                conn.push(text)  # a reconnect's backlog is short: framing it per socket is fine
         self.connections.add(conn)
 
     def missed_since(self, last_seq: int) -> list[str] | None:

@@ -21,6 +21,17 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def text_frame(text: str) -> bytes:
+    """A complete unmasked, uncompressed WebSocket text frame (server to client)."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+
+
 def encode(type_: str, seq: int, data: dict[str, Any], ts: int | None = None,
            personal: bool = False) -> str:
     msg: dict[str, Any] = {"type": type_, "seq": seq, "ts": ts if ts is not None else now_ms(),
@@ -39,6 +50,7 @@ class RoomEvent:
     ts: int
     to_user: int | None = None
     _text: str | None = field(default=None, repr=False)
+    _frame: bytes | None = field(default=None, repr=False)
 
     @property
     def text(self) -> str:
@@ -46,6 +58,13 @@ class RoomEvent:
         if self._text is None:
             self._text = encode(self.type, self.seq, self.data, self.ts, self.to_user is not None)
         return self._text
+
+    @property
+    def frame(self) -> bytes:
+        """The same bytes for every socket that takes raw frames."""
+        if self._frame is None:
+            self._frame = text_frame(self.text)
+        return self._frame
 
     def to_wire(self) -> bytes:
         return orjson.dumps({"room_id": self.room_id, "seq": self.seq, "type": self.type,

@@ -65,7 +65,7 @@ async def room_socket(ws: WebSocket, room_id: int) -> None:
         return
     last_seq, first = await _hello(ws)
     conn = Connection(ws.send_text, ws.close, who.id if who else None, hub.snapshot_text,
-                      lambda code, reason: kill_socket(ws, code, reason))
+                      lambda code, reason: kill_socket(ws, code, reason), raw_transport(ws))
     hub.join(conn, last_seq)
     conn.start()
     conn.push_direct(encode("welcome", hub.seq, {
@@ -91,13 +91,46 @@ async def room_socket(ws: WebSocket, room_id: int) -> None:
         await conn.stop()
 
 
+class SocketTap:
+    """ASGI middleware: remembers the server's protocol object of each WebSocket, before the
+    framework wraps `send`, so the room channel can write pre-built frames to its transport."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] == "websocket":
+            scope["bidcast.ws_protocol"] = getattr(send, "__self__", None)
+        await self.app(scope, receive, send)
+
+
+def _server_transport(ws: WebSocket):  # noqa: ANN202
+    owner = ws.scope.get("bidcast.ws_protocol")
+    return owner, getattr(owner, "transport", None)
+
+
+def raw_transport(ws: WebSocket):  # noqa: ANN201
+    """The socket's transport, where the server exposes it and nothing compresses frames.
+
+    With uvicorn, room events are then written as pre-built frames (one encoding for the whole
+    room) instead of going through the ASGI message path once per socket. Any other server, or a
+    negotiated compression extension, gets the portable queued path."""
+    owner, transport = _server_transport(ws)
+    if transport is None or not hasattr(transport, "get_write_buffer_size"):
+        return None
+    conn = getattr(owner, "conn", None)
+    if conn is None or getattr(conn, "extensions", None):
+        return None
+    return transport
+
+
 def kill_socket(ws: WebSocket, code: int, reason: str) -> None:
     """Close a socket whose client stopped reading: queue a close frame behind what is already
     buffered and let the transport close once it drains (or abort it after a grace period).
 
     The ASGI layer cannot do this: its close waits for the very buffer that is stuck. We reach
     the server's transport where the server exposes it, and fall back to a normal close."""
-    transport = getattr(getattr(ws._send, "__self__", None), "transport", None)  # noqa: SLF001
+    _, transport = _server_transport(ws)
     if transport is None or transport.is_closing():
         asyncio.get_running_loop().create_task(ws.close(code, reason))
         return

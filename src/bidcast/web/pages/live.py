@@ -55,8 +55,11 @@ async def host_home(request: Request) -> Response:
         return login_redirect(request)
     async with request.app.state.c.sessions() as s:
         rooms = list((await s.execute(
-            select(Room).where(Room.host_id == who.id)
-            .order_by(Room.status == "ended", Room.scheduled_at.desc()).limit(100))).scalars())
+            select(Room).where(Room.host_id == who.id).order_by(Room.scheduled_at.desc()).limit(200))).scalars())
+    # Live first, then upcoming (soonest first), then past shows (latest first).
+    rank = {"live": 0, "scheduled": 1}
+    rooms.sort(key=lambda r: (rank.get(r.status, 2),
+                              r.scheduled_at.timestamp() * (1 if r.status == "scheduled" else -1)))
     can_host = who.has("host") or who.has("seller") or who.has("admin")
     return render(request, "host.html", who, rooms=rooms, can_host=can_host)
 

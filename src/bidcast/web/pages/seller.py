@@ -129,6 +129,8 @@ async def seller_orders(request: Request) -> Response:
 
 # -- the admin's shop review ---------------------------------------------------------------------
 
+REVIEWED_SHOWN = 100  # the most recently reviewed shops listed under approved / rejected
+
 @router.get("/admin/shops", response_class=HTMLResponse)
 async def admin_shops(request: Request) -> Response:
     who = await page_user(request)
@@ -146,7 +148,8 @@ async def admin_shops(request: Request) -> Response:
     for status in ("approved", "rejected"):
         by_status[status].sort(key=lambda s: (s.reviewed_at or s.created_at), reverse=True)
     return render(request, "admin_shops.html", who, pending=by_status["pending"],
-                  approved=by_status["approved"], rejected=by_status["rejected"], owners=owners)
+                  approved=by_status["approved"], rejected=by_status["rejected"], owners=owners,
+                  shown=REVIEWED_SHOWN)
 
 
 # -- a person's own pages ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ const S = {
   lineup: [],              // GET /rooms/{id}: every lot with its status, position, settings
   titles: new Map(),       // lot id -> title (from the channel's lineup)
   products: new Map(),     // product id -> product (the host's own)
-  bidsFor: null,           // the lot whose bids the list shows
+  bidsFor: undefined,      // the lot whose bids the list shows (null: none)
   muted: new Set(),
   banned: new Set(),
   names: new Map(),        // user id -> display name, from bids and leaders seen
@@ -162,7 +162,7 @@ function bidRow(price, currency, leader, bidderId, at) {
   return el("li", { class: "host-bid" },
     el("strong", { class: "host-bid-price" }, money(price, currency)),
     el("span", { class: "host-bid-name" }, leader?.display_name || S.names.get(leader?.id) || "—",
-      auto ? el("span", { class: "muted small" }, ` · max beat ${S.names.get(bidderId) || "a bid"}`) : null),
+      auto ? el("span", { class: "muted small" }, S.names.get(bidderId) ? ` · auto-bid over ${S.names.get(bidderId)}` : " · auto-bid") : null),
     el("span", { class: "muted small" }, time));
 }
 
@@ -223,31 +223,41 @@ function lotStatus(l) {
   return el("span", { class: `badge ${l.outcome === "sold" ? "ok" : ""}` }, text);
 }
 
+// Running and pending lots in order (with reorder and start controls), then the lots already done.
 function renderLineup() {
   const items = [...S.lineup].sort((a, b) => (a.position ?? 0) - (b.position ?? 0));
   const order = pending();
   const live = S.room.status === "live" && !running();
-  D.lineup.replaceChildren(...items.map((l) => {
+  const row = (l, label) => {
     const i = order.indexOf(l);
-    const controls = l.status === "pending" ? el("span", { class: "host-lineup-actions" },
-      el("button", { type: "button", class: "small secondary", "aria-label": "Move up", title: "Move up", disabled: i === 0,
-        dataset: { move: "-1", id: String(l.id) } }, "↑"),
-      el("button", { type: "button", class: "small secondary", "aria-label": "Move down", title: "Move down", disabled: i === order.length - 1,
-        dataset: { move: "1", id: String(l.id) } }, "↓"),
-      el("button", { type: "button", class: "small", disabled: !live, dataset: { start: String(l.id) } }, "Start")) : null;
     const prices = [`from ${money(l.starting_price, l.currency)}`];
     if (l.reserve_price_set) prices.push("reserve");
     if (l.buy_now_price) prices.push(`buy now ${money(l.buy_now_price, l.currency)}`);
     prices.push(`${l.duration_seconds}s`);
+    const stock = S.products.get(l.product_id)?.stock;
+    if (l.status === "pending" && stock === 0) prices.push("no stock left: restock it or move it down");
+    const side = l.status !== "pending" ? lotStatus(l) : el("span", { class: "host-lineup-actions" },
+      el("button", { type: "button", class: "small secondary", "aria-label": "Move up", title: "Move up", disabled: i === 0,
+        dataset: { move: "-1", id: String(l.id) } }, "↑"),
+      el("button", { type: "button", class: "small secondary", "aria-label": "Move down", title: "Move down", disabled: i === order.length - 1,
+        dataset: { move: "1", id: String(l.id) } }, "↓"),
+      el("button", { type: "button", class: "small", disabled: !live, title: "Start this lot now", dataset: { start: String(l.id) } }, "Start"));
     return el("li", { class: `host-lineup-item is-${l.status}`, dataset: { id: String(l.id) } },
-      el("span", { class: "host-lineup-pos muted" }, String(items.indexOf(l) + 1)),
+      el("span", { class: "host-lineup-pos muted" }, label),
       el("span", { class: "host-lineup-text" },
         el("strong", {}, titleOf(l)),
         el("span", { class: "muted small" }, prices.join(" · "))),
-      lotStatus(l),
-      controls);
-  }));
-  if (!items.length) D.lineup.append(el("li", { class: "muted small" }, "The lineup is empty — add a lot below."));
+      side);
+  };
+  const upcoming = items.filter((l) => l.status === "running" || l.status === "pending");
+  const done = items.filter((l) => l.status === "closed");
+  const nodes = upcoming.map((l) => row(l, l.status === "running" ? "▶" : String(order.indexOf(l) + 1)));
+  if (!upcoming.length) nodes.push(el("li", { class: "muted small" }, "Nothing lined up — add a lot below."));
+  if (done.length) {
+    nodes.push(el("li", { class: "host-lineup-sep muted small" }, `Done (${done.length})`));
+    nodes.push(...done.reverse().map((l) => row(l, "✓")));
+  }
+  D.lineup.replaceChildren(...nodes);
   renderControls();
 }
 
@@ -324,15 +334,23 @@ async function loadProducts() {
     }
     const data = await api("GET", `/api/v1/products?shop_id=${mine.shop.id}&limit=200`);
     const products = data.products || [];
+    const keep = D.product.value;
     for (const p of products) S.products.set(p.id, p);
     D.product.replaceChildren(el("option", { value: "" }, products.length ? "Choose a product…" : "No active products — add some in the seller center"),
       ...products.map((p) => el("option", { value: String(p.id), disabled: p.stock < 1 },
         `${p.title} · ${money(p.price.amount, p.price.currency)} · ${p.stock < 1 ? "out of stock" : `${p.stock} in stock`}`)));
+    if (keep && products.some((p) => String(p.id) === keep)) D.product.value = keep;
     renderLineup();
   } catch (err) {
     D.product.replaceChildren(el("option", { value: "" }, "Could not load your products"));
     fail(err);
   }
+}
+
+let productsTimer = null;
+function refreshProductsSoon() {
+  clearTimeout(productsTimer);
+  productsTimer = setTimeout(loadProducts, 500);
 }
 
 D.product.addEventListener("change", () => {
@@ -386,6 +404,8 @@ function chatNode(m) {
   return el("li", { class: `room-chat-msg host-chat-msg${isHost ? " is-host" : ""}`, dataset: { id: String(m.id), user: String(uid) } },
     el("span", { class: "host-chat-line" },
       el("span", { class: "room-chat-name" }, m.user?.display_name || "Someone"),
+      isHost ? el("span", { class: "badge live room-host-badge" }, "Host") : null,
+      " ",
       el("span", { class: "room-chat-text" }, m.text)),
     actions);
 }
@@ -475,6 +495,7 @@ function onEvent(msg) {
   const same = lot && lot.id === d.auction_id;
   switch (msg.type) {
     case "lot.started":
+      refreshProductsSoon();
       S.lot = d.lot;
       if (d.lot.product?.title) S.titles.set(d.lot.id, d.lot.product.title);
       renderLot(); resetBids(S.lot);

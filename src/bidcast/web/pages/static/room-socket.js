@@ -10,6 +10,7 @@
 import { ServerClock } from "/static/countdown.js";
 
 const PING_MS = 15_000;
+const SILENCE_MS = 40_000;
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 15_000;
 const FINAL_CODES = {
@@ -50,14 +51,23 @@ export class RoomSocket {
       const hello = { type: "hello" };
       if (this.lastSeq !== null) hello.last_seq = this.lastSeq;
       ws.send(JSON.stringify(hello));
-      this.pingTimer = setInterval(() => this.send({ type: "ping" }), PING_MS);
+      this.heardAt = performance.now();
+      this.pingTimer = setInterval(() => this.keepAlive(), PING_MS);
     };
     ws.onmessage = (e) => { if (this.ws === ws) this.receive(e.data); };
     ws.onclose = (e) => { if (this.ws === ws) this.closed(e.code); };
     ws.onerror = () => {};   // onclose follows and handles it
   }
 
+  // A socket can die without a close event (a phone that slept, a NAT that forgot us): when
+  // even our pings go unanswered, start over from the last good seq.
+  keepAlive() {
+    if (performance.now() - this.heardAt > SILENCE_MS) { this.resume(); return; }
+    this.send({ type: "ping" });
+  }
+
   receive(raw) {
+    this.heardAt = performance.now();
     let msg;
     try { msg = JSON.parse(raw); } catch { return; }
     if (!msg || typeof msg.type !== "string") return;

@@ -41,7 +41,7 @@ const D = {
   leaderPrefix: byId("leader-prefix"), bidCount: byId("bid-count"),
   countdown: q("room-countdown"), countdownLabel: byId("countdown-label"),
   stateBox: byId("room-state-box"), state: q("room-state"), stateDetail: byId("room-state-detail"),
-  won: byId("room-won"), wonLink: byId("won-link"), wonOrder: byId("won-order"),
+  won: byId("room-won"), wonLink: byId("won-link"), wonOrder: byId("won-order"), wonDismiss: byId("won-dismiss"),
   bidNext: q("bid-next"), customForm: byId("bid-custom-form"), customInput: q("bid-custom-input"),
   customButton: q("bid-custom"), maxForm: byId("bid-max-form"), maxInput: q("bid-max-input"),
   maxButton: q("bid-max"), notice: q("notice"),
@@ -158,7 +158,7 @@ function renderBidControls() {
     const hint = toMajorText(lot.min_next_bid, lot.currency);
     const ph = `${hint} or more`;
     if (D.customInput.placeholder !== ph) D.customInput.placeholder = ph;
-    const mph = leading ? "Raise your maximum" : "Max you'd pay";
+    const mph = leading ? "Raise your max" : "Max you'd pay";
     if (D.maxInput.placeholder !== mph) D.maxInput.placeholder = mph;
   }
   D.bidNext.classList.toggle("is-leading", leading);
@@ -178,7 +178,7 @@ function viewerState() {
   if (lot.status === "closed") {
     const price = money(lot.final_price ?? lot.price, cur);
     if (lot.outcome === "sold") {
-      if (isMe(lot.winner)) return ["won", "You won", `${price} — pay now to secure it.`];
+      if (isMe(lot.winner)) return ["won", "You won", `for ${price}.`];
       if (S.myLots.has(lot.id)) return ["lost", "You lost", `Sold to ${lot.winner?.display_name || "another bidder"} for ${price}.`];
       return ["closed", "Sold", `Sold to ${lot.winner?.display_name || "a bidder"} for ${price}.`];
     }
@@ -211,7 +211,7 @@ function showWin(lotTitle, orderId, price, cur) {
   parts.push(orderId ? `order #${orderId}` : "your order is waiting in My orders");
   setText(D.wonOrder, parts.join(" · "));
   setText(D.wonLink, orderId ? `Pay order #${orderId}` : "Pay now");
-  D.wonLink.href = "/me/orders";
+  D.wonLink.href = orderId ? `/me/orders#order-${orderId}` : "/me/orders";
   if (orderId) D.wonLink.dataset.orderId = String(orderId);
 }
 
@@ -323,6 +323,7 @@ function chatNode(m) {
   return el("li", { class: cls, dataset: { id: String(m.id) } },
     el("span", { class: "room-chat-name" }, m.user?.display_name || "Someone"),
     host ? el("span", { class: "badge live room-host-badge" }, "Host") : null,
+    " ",
     el("span", { class: "room-chat-text" }, m.text));
 }
 
@@ -330,21 +331,30 @@ function nearBottom(list) {
   return list.scrollHeight - list.scrollTop - list.clientHeight < 60;
 }
 
-function addChat(m, { scroll = true } = {}) {
-  if (chatNodes.has(m.id)) return;
+// Appends a batch of messages with one layout read and one scroll (a busy chat is many a second).
+function addChats(messages, { scroll = true } = {}) {
+  const fresh = messages.filter((m) => !chatNodes.has(m.id));
+  if (!fresh.length) return;
   const stick = nearBottom(D.chatList);
-  const node = chatNode(m);
-  chatNodes.set(m.id, node);
-  D.chatList.append(node);
+  const frag = document.createDocumentFragment();
+  for (const m of fresh) {
+    const node = chatNode(m);
+    chatNodes.set(m.id, node);
+    frag.append(node);
+  }
+  D.chatList.querySelector(".room-chat-empty")?.remove();
+  D.chatList.append(frag);
   while (D.chatList.childElementCount > MAX_CHAT) {
     const first = D.chatList.firstElementChild;
     chatNodes.delete(Number(first.dataset.id));
     first.remove();
   }
   if (scroll && stick) D.chatList.scrollTop = D.chatList.scrollHeight;
-  const tick = chatNode(m);
-  tickerNodes.set(m.id, tick);
-  D.ticker.append(tick);
+  for (const m of fresh.slice(-MAX_TICKER)) {
+    const tick = chatNode(m);
+    tickerNodes.set(m.id, tick);
+    D.ticker.append(tick);
+  }
   while (D.ticker.childElementCount > MAX_TICKER) {
     const first = D.ticker.firstElementChild;
     tickerNodes.delete(Number(first.dataset.id));
@@ -353,6 +363,7 @@ function addChat(m, { scroll = true } = {}) {
 }
 
 function removeChat(id) {
+  frame.chat = frame.chat.filter((m) => m.id !== id);
   chatNodes.get(id)?.remove(); chatNodes.delete(id);
   tickerNodes.get(id)?.remove(); tickerNodes.delete(id);
 }
@@ -360,7 +371,8 @@ function removeChat(id) {
 function resetChat(messages) {
   chatNodes.clear(); tickerNodes.clear();
   D.chatList.replaceChildren(); D.ticker.replaceChildren();
-  for (const m of messages || []) addChat(m, { scroll: false });
+  frame.chat = [];
+  addChats(messages || [], { scroll: false });
   if (!messages?.length) D.chatList.append(el("li", { class: "room-chat-empty muted small" }, "No messages yet — say hi!"));
   D.chatList.scrollTop = D.chatList.scrollHeight;
 }
@@ -431,6 +443,20 @@ function renderCounts() {
   setText(D.likes, compact(S.likes));
 }
 
+// ---- batching: bursts of bids and chat are drawn once per frame --------------------------------
+const frame = { id: 0, price: false, pulse: false, chat: [] };
+
+function schedule() {
+  if (!frame.id) frame.id = requestAnimationFrame(flush);
+}
+
+function flush() {
+  frame.id = 0;
+  if (frame.price) { frame.price = false; renderPrice(); }
+  if (frame.pulse) { frame.pulse = false; pulse(D.price); }
+  if (frame.chat.length) { const batch = frame.chat; frame.chat = []; addChats(batch); }
+}
+
 // ---- the channel ----------------------------------------------------------------------------
 function onSnapshot(msg) {
   const d = msg.data || {};
@@ -468,8 +494,7 @@ function onEvent(msg) {
       Object.assign(lot, { price: d.price, min_next_bid: d.min_next_bid, leader: d.leader,
         closes_at: d.closes_at, bid_count: d.bid_count });
       if (isMe(d.leader)) S.myLots.add(lot.id);
-      renderPrice();
-      pulse(D.price);
+      frame.price = true; frame.pulse = true; schedule();
       break;
     case "auction.extended":
       if (!same) break;
@@ -498,8 +523,9 @@ function onEvent(msg) {
       break;
     }
     case "chat.message":
-      D.chatList.querySelector(".room-chat-empty")?.remove();
-      addChat(d);
+      frame.chat.push(d);
+      if (frame.chat.length > MAX_CHAT) frame.chat.splice(0, frame.chat.length - MAX_CHAT);
+      schedule();
       break;
     case "chat.deleted":
       removeChat(d.id);
@@ -601,6 +627,8 @@ D.chatForm?.addEventListener("submit", (e) => {
   D.chatInput.value = "";
   sendChat(text.slice(0, 300));
 });
+
+D.wonDismiss?.addEventListener("click", () => { D.won.hidden = true; });
 
 let likeWindow = [0, 0];
 D.likeButton.addEventListener("click", () => {
