@@ -133,10 +133,6 @@ def test_viewers_on_two_processes_see_one_ordered_stream(cluster: tuple[Server, 
     run(scenario())
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: RoomViews.load prefers this process's AuctionWriter state (engine.live_state), which on A "
-    "is the state A had when it started the lot; bids decided by B's writer never reach it, so a "
-    "hub created later on A snapshots the lot with no bids (price None, bid_count 0)"))
 def test_a_late_joiner_on_the_other_process_gets_the_current_lot(cluster: tuple[Server, Server]) -> None:
     """The host starts the lot on A; bids go through B while nobody watches on A; then a viewer
     joins on A: its snapshot must show the current price, not the lot as A started it."""
@@ -209,9 +205,6 @@ def test_a_room_ban_closes_the_users_sockets_on_every_process(cluster: tuple[Ser
     run(scenario())
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: Chat caches a room's restrictions for 2 s per process and a ban made on A only clears "
-    "A's cache: the user kicked from B can reconnect to B at once and chat there"))
 def test_a_user_banned_on_one_process_cannot_rejoin_the_other_at_once(cluster: tuple[Server, Server]) -> None:
     a, b = cluster
     api = Api(a.url)
@@ -244,9 +237,6 @@ def test_a_user_banned_on_one_process_cannot_rejoin_the_other_at_once(cluster: t
     run(scenario())
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: Bidding.place checks room bans only when this process already runs the auction's writer "
-    "(engine.room_of); B has none before its first bid, so a user banned from the room bids there"))
 def test_a_user_banned_from_the_room_cannot_bid_through_the_other_process(cluster: tuple[Server, Server]) -> None:
     """The host bans on A (which runs the lot's writer); the banned user bids through B."""
     a, b = cluster
@@ -265,10 +255,6 @@ def test_a_user_banned_from_the_room_cannot_bid_through_the_other_process(cluste
         api_b.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: every process that sees a bid runs its own AuctionWriter from its own copy of the state; "
-    "when bids switch process the stale writer fails the last_seq fence and answers "
-    "503 storage_unavailable (and the room's viewers on the stale process get stale HTTP views)"))
 def test_bids_through_both_processes_are_all_decided(cluster: tuple[Server, Server]) -> None:
     a, b = cluster
     api, api_b = Api(a.url), Api(b.url)

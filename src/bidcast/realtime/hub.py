@@ -56,9 +56,14 @@ def apply(view: dict[str, Any], ev: RoomEvent) -> None:
         view["room"].update(d)
 
 
+MODERATION = frozenset({"mute", "unmute", "ban", "unban"})
+
+
 class RoomHub:
-    def __init__(self, room_id: int, view: dict[str, Any], seq: int) -> None:
+    def __init__(self, room_id: int, view: dict[str, Any], seq: int,
+                 on_moderation: Callable[[int], None] | None = None) -> None:
         self.room_id = room_id
+        self._on_moderation = on_moderation
         self.view = view
         self.seq = seq
         self.buffer: deque[RoomEvent] = deque(maxlen=BUFFER_EVENTS)
@@ -70,6 +75,8 @@ class RoomHub:
     # -- events in ---------------------------------------------------------------------------
     def on_event(self, ev: RoomEvent) -> None:
         if ev.to_user is not None:
+            if ev.type == "notice" and ev.data.get("kind") in MODERATION and self._on_moderation:
+                self._on_moderation(self.room_id)  # drop this process's cached restrictions
             kick = ev.type == "notice" and ev.data.get("kind") == "ban"
             for c in list(self.connections):
                 if c.user_id == ev.to_user:
@@ -121,8 +128,10 @@ class RoomHub:
 class Hubs:
     """The hubs of this process; creates one when a room gets its first local viewer."""
 
-    def __init__(self, broker: Broker, load_view: ViewLoader, on_peak: Callable[[int, int], Awaitable[None]]) -> None:
+    def __init__(self, broker: Broker, load_view: ViewLoader, on_peak: Callable[[int, int], Awaitable[None]],
+                 on_moderation: Callable[[int], None] | None = None) -> None:
         self._broker = broker
+        self._on_moderation = on_moderation
         self._load_view = load_view
         self._on_peak = on_peak
         self._hubs: dict[int, RoomHub] = {}
@@ -167,7 +176,7 @@ class Hubs:
                 return None
             view.setdefault("likes", 0)
             view.setdefault("viewers", 0)
-            hub = RoomHub(room_id, view, max(seq, 0))
+            hub = RoomHub(room_id, view, max(seq, 0), self._on_moderation)
             holder.append(hub)
             for ev in early:
                 hub.on_event(ev)

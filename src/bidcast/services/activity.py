@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from ..storage.auction_store import to_dt
 from ..storage.models import Auction, Bid, Order, Product, Room, Shop, User
 from .auction_engine import AuctionEngine
 
@@ -47,16 +46,10 @@ class Activity:
     # -- the lots a person bid on ------------------------------------------------------------
 
     def _now(self, a: Auction) -> dict[str, Any]:
-        """The lot's current state: the live writer's if it runs here, else the stored row."""
-        st = self._engine.live_state(a.id) if self._engine else None
-        if st is None:
-            return {"status": a.status, "price": a.price, "leader_id": a.leader_id,
-                    "outcome": a.outcome, "winner_id": a.winner_id, "final_price": a.final_price,
-                    "closes_at": iso(a.closes_at), "bid_count": a.bid_count}
-        return {"status": st.status.value, "price": st.price, "leader_id": st.leader_id,
-                "outcome": st.outcome.value if st.outcome else None, "winner_id": st.winner_id,
-                "final_price": st.final_price, "closes_at": iso(to_dt(st.closes_at)),
-                "bid_count": st.bid_count}
+        """The lot's committed state (the same on every process)."""
+        return {"status": a.status, "price": a.price, "leader_id": a.leader_id,
+                "outcome": a.outcome, "winner_id": a.winner_id, "final_price": a.final_price,
+                "closes_at": iso(a.closes_at), "bid_count": a.bid_count}
 
     @staticmethod
     def state_for(user_id: int, now: dict[str, Any]) -> str:

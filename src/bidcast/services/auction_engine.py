@@ -22,6 +22,7 @@ from ..storage.auction_store import AuctionMeta, AuctionStore, StaleWriter, to_d
 from .bid_results import BidResult, result_of, result_of_row
 
 log = logging.getLogger("bidcast.auctions")
+STALE_RETRIES = 3
 
 # Events go to whoever listens (the room hub); a listener must never block the writer.
 EventSink = Callable[[int | None, list[dict[str, Any]]], None]
@@ -65,7 +66,9 @@ class AuctionWriter:
                 now = time.time()
                 if rules.is_due(self.state, now):
                     await self._close(now)
-                    return
+                    if self.state.status is not rules.Status.RUNNING:
+                        return
+                    continue
                 if self.state.status is not rules.Status.RUNNING:
                     return
                 assert self.state.closes_at is not None
@@ -104,7 +107,24 @@ class AuctionWriter:
                 job.future.set_exception(AppError(503, "writer_restarting",
                                                   "The auction is restarting; retry the bid."))
 
-    async def _decide(self, batch: list[_Job]) -> None:
+    @staticmethod
+    def _fail(answers: list, err: AppError) -> None:
+        for job, _ in answers:
+            if not job.future.done():
+                job.future.set_exception(err)
+
+    async def _reload(self) -> bool:
+        """Adopt the auction's persisted state; False when it is no longer running."""
+        loaded = await self._store.load(self.state.id)
+        if loaded is None:
+            return False
+        fresh, meta, attempts = loaded
+        _restore(self.state, fresh)
+        self.meta = meta
+        self._seen = {(a.bidder_id, a.idempotency_key): result_of_row(a) for a in attempts}
+        return fresh.status is rules.Status.RUNNING
+
+    async def _decide(self, batch: list[_Job], attempt: int = 0) -> None:
         state = self.state
         before = replace(state)
         rows: list[dict] = []
@@ -139,14 +159,17 @@ class AuctionWriter:
                 accepted.append(d)
         try:
             order_id = await self._store.save_batch(state, before.last_seq, rows, self.meta, closed)
-        except Exception as e:
+        except StaleWriter:
+            # Another process moved the auction on: take its history and decide the batch again.
             _restore(state, before)
-            err = AppError(503, "storage_unavailable", "The bid could not be saved; retry it.")
-            for job, _ in answers:
-                if not job.future.done():
-                    job.future.set_exception(err)
-            if isinstance(e, StaleWriter):
-                raise
+            if attempt < STALE_RETRIES and await self._reload():
+                await self._decide(batch, attempt + 1)
+                return
+            self._fail(answers, AppError(503, "storage_unavailable", "The bid could not be saved; retry it."))
+            raise
+        except Exception:
+            _restore(state, before)
+            self._fail(answers, AppError(503, "storage_unavailable", "The bid could not be saved; retry it."))
             log.exception("saving bids for auction %s failed", state.id)
             return
         self._seen.update(fresh)
@@ -166,6 +189,11 @@ class AuctionWriter:
             return
         try:
             order_id = await self._store.close(self.state, before_seq, closed, self.meta)
+        except StaleWriter:
+            _restore_closed(self.state, before_seq)
+            if await self._reload():
+                return  # the loop looks at the reloaded deadline again
+            raise
         except Exception:
             _restore_closed(self.state, before_seq)
             raise

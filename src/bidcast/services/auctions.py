@@ -21,7 +21,8 @@ class AuctionQueries:
             row = await s.get(Auction, auction_id)
         if row is None:
             raise not_found("Auction")
-        return row, self._engine.live_state(auction_id) or state_of(row)
+        # The committed row, not a writer's in-flight batch (and right on every process).
+        return row, state_of(row)
 
     async def bids(self, auction_id: int, after_seq: int = 0, limit: int = 100) -> list[Bid]:
         async with self._sessions() as s:

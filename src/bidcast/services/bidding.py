@@ -1,6 +1,10 @@
 """The one way in for a bid, whether it comes over HTTP or the room's socket."""
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from ..storage.models import Auction
 from .accounts import Principal
 from .auction_engine import AuctionEngine
 from .bid_results import BidResult
@@ -8,12 +12,26 @@ from .chat import Chat
 
 
 class Bidding:
-    def __init__(self, engine: AuctionEngine, chat: Chat) -> None:
+    def __init__(self, sessions: async_sessionmaker, engine: AuctionEngine, chat: Chat) -> None:
+        self._sessions = sessions
         self._engine = engine
         self._chat = chat
+        self._room_of: dict[int, int | None] = {}  # an auction never changes room
+
+    async def room_of(self, auction_id: int) -> int | None:
+        if auction_id in self._room_of:
+            return self._room_of[auction_id]
+        room_id = self._engine.room_of(auction_id)
+        if room_id is None:
+            async with self._sessions() as s:
+                room_id = (await s.execute(select(Auction.room_id).where(Auction.id == auction_id))).scalar()
+        if len(self._room_of) > 100_000:
+            self._room_of.clear()
+        self._room_of[auction_id] = room_id
+        return room_id
 
     async def place(self, auction_id: int, who: Principal, kind: str, value: int, key: str) -> BidResult:
         """Account bans and the host's room bans both end in the rules' `banned` rejection."""
-        room_id = self._engine.room_of(auction_id)
+        room_id = await self.room_of(auction_id)
         banned = who.banned or (room_id is not None and await self._chat.is_banned(room_id, who.id))
         return await self._engine.place(auction_id, who.id, kind, value, key, banned, who.display_name)

@@ -51,6 +51,10 @@ class Chat:
         self._restrictions[room_id] = (now + 2.0, found, room.slow_mode_seconds)
         return found, room.slow_mode_seconds
 
+    def forget(self, room_id: int) -> None:
+        """Drop the cached restrictions of a room (a moderation change was announced)."""
+        self._restrictions.pop(room_id, None)
+
     async def is_banned(self, room_id: int, user_id: int | None) -> bool:
         if user_id is None:
             return False

@@ -46,7 +46,7 @@ class RoomViews:
             current = next(((a, p) for a, p in lots if a.id == room.current_auction_id), None)
             if current is not None:
                 a, p = current
-                st = self._engine.live_state(a.id) or state_of(a)
+                st = state_of(a)  # committed state: what every process agrees on
                 ids = {i for i in (st.leader_id, st.winner_id) if i}
                 names = {}
                 if ids:

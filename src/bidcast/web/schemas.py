@@ -18,6 +18,9 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 LongText = Annotated[str, StringConstraints(max_length=5000)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
                                          pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# Absolute http(s) URLs, or files this server hosts under /media.
+ImageUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500,
+                                            pattern=r"^(https?://[^\s]+|/media/[^\s]+)$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
@@ -52,7 +55,7 @@ class ReviewIn(In):
 class ProductIn(In):
     title: Text
     description: LongText = ""
-    image_urls: Annotated[list[AnyHttpUrl], Field(max_length=10)] = []
+    image_urls: Annotated[list[ImageUrl], Field(max_length=10)] = []
     category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
     condition: Literal["new", "like_new", "used_good", "used_fair", "for_parts"] = "new"
     sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -64,8 +67,8 @@ class ProductIn(In):
 class ProductPatch(In):
     title: Text | None = None
     description: LongText | None = None
-    image_urls: Annotated[list[AnyHttpUrl], Field(max_length=10)] | None = None
-    category: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    image_urls: Annotated[list[ImageUrl], Field(max_length=10)] | None = None
+    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None = None
     condition: Literal["new", "like_new", "used_good", "used_fair", "for_parts"] | None = None
     price_amount: Amount | None = None
     stock: Annotated[int, Field(strict=True, ge=0, le=1_000_000)] | None = None

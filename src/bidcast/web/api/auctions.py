@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1", tags=["auctions"])
 
 async def auction_views(request: Request, rows: list[Auction], viewer: Principal | None) -> list[dict]:
     c = request.app.state.c
-    states = [c.engine.live_state(r.id) or state_of(r) for r in rows]
+    states = [state_of(r) for r in rows]  # committed state, the same on every process
     names = await c.accounts.display_names({s.leader_id for s in states if s.leader_id})
     return [views.auction(r, s, viewer, names) for r, s in zip(rows, states, strict=True)]
 

@@ -23,6 +23,7 @@ const S = {
   likes: 0,
   viewers: 0,
   myLots: new Set(),      // lots this viewer has bid on (so "Outbid" / "You lost" make sense)
+  myMax: new Map(),       // lot id -> the maximum this viewer set there (only they know it)
   checkedLots: new Set(), // lots whose bid history we already looked at after a (re)load
   pending: null,          // the bid in flight: {key, msg, via, timer}
   muted: false,
@@ -190,7 +191,11 @@ function viewerState() {
   const next = money(lot.min_next_bid, cur);
   if (!me) return ["open", lot.leader ? "Bidding open" : "No bids yet", `Next bid ${next}. Log in to bid.`];
   if (S.room.host_id === me.id) return ["open", "Bidding open", "Viewers are bidding on your lot."];
-  if (isMe(lot.leader)) return ["leading", "You're leading", `At ${money(lot.price, cur)}. Set a maximum to stay ahead.`];
+  if (isMe(lot.leader)) {
+    const max = S.myMax.get(lot.id);
+    return ["leading", "You're leading", max ? `Your maximum of ${money(max, cur)} keeps bidding for you.`
+      : `At ${money(lot.price, cur)}. Set a maximum to stay ahead.`];
+  }
   if (S.myLots.has(lot.id)) return ["outbid", "Outbid", `Bid ${next} to take the lead.`];
   return ["open", lot.leader ? "Bidding open" : "No bids yet", `Next bid ${next}.`];
 }
@@ -278,6 +283,7 @@ function bidAnswered(key, r) {
   const cur = currency();
   if (r.ok) {
     S.myLots.add(r.auction_id);
+    if (kind === "max") S.myMax.set(r.auction_id, value);
     const lot = S.lot;
     // The ack can arrive before the room's bid.accepted: show the lead at once unless the lot
     // has already moved past this bid.
