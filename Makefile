@@ -26,7 +26,12 @@ demo: $(READY) $(HLSJS)
 serve: $(READY)
 	$(BIN)/bidcast serve
 
-test: $(READY)
+# The browser tests drive Debian's chromium; install it when it is missing (needs root and apt).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	-command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+
+test: $(READY) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 test-unit: $(READY)

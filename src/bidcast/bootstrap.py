@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+import gc
 import os
 import socket
 
@@ -45,6 +46,7 @@ class Container:
     bidding: Bidding
 
     async def start(self) -> None:
+        tune_gc()
         await self.broker.start()
         self.hubs.start()
 
@@ -53,6 +55,15 @@ class Container:
         await self.engine.stop()
         await self.broker.stop()
         await self.db.dispose()
+
+
+def tune_gc() -> None:
+    """Fewer, cheaper full collections: everything loaded at start-up is frozen out of them,
+    and the young generation is collected less often. A hot auction allocates a lot of
+    short-lived objects; default thresholds turned that into 100 ms pauses at p99."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
 
 
 def build(settings: Settings) -> Container:

@@ -186,28 +186,39 @@ async def run_chatter(crowd: Crowd, n: int, stop: asyncio.Event, per_second: flo
 
 async def run_host(crowd: Crowd, email: str, password: str, stop: asyncio.Event,
                    lot_seconds: int) -> None:
-    """Keeps the show going: starts the next lot when one closes, refills the lineup."""
-    r = await crowd.http.post("/api/v1/auth/login", json={"email": email, "password": password})
-    r.raise_for_status()
-    h = {"Authorization": f"Bearer {r.json()['token']}"}
+    """Keeps the show going: starts the next lot when one closes, refills and restocks the lineup.
+    Survives server restarts: any failure waits a moment and tries again."""
+    h: dict[str, str] = {}
     while not stop.is_set():
-        r = await crowd.http.post(f"/api/v1/rooms/{crowd.room_id}/lots/start-next", headers=h,
-                                  json={"duration_seconds": lot_seconds})
-        if r.status_code == 200:
-            crowd.stats.lots_started += 1
-        elif r.status_code == 409 and r.json()["error"]["code"] == "no_pending_lot":
-            await _refill(crowd, h)
-        elif r.status_code == 409 and r.json()["error"]["code"] == "room_not_live":
-            await crowd.http.post(f"/api/v1/rooms/{crowd.room_id}/go-live", headers=h)
+        try:
+            if not h:
+                r = await crowd.http.post("/api/v1/auth/login", json={"email": email, "password": password})
+                r.raise_for_status()
+                h = {"Authorization": f"Bearer {r.json()['token']}"}
+            r = await crowd.http.post(f"/api/v1/rooms/{crowd.room_id}/lots/start-next", headers=h,
+                                      json={"duration_seconds": lot_seconds})
+            code = r.json().get("error", {}).get("code") if r.status_code >= 400 else None
+            if r.status_code == 200:
+                crowd.stats.lots_started += 1
+            elif code in ("no_pending_lot", "out_of_stock"):
+                await _refill(crowd, h, restock_only=code == "out_of_stock")
+            elif code == "room_not_live":
+                await crowd.http.post(f"/api/v1/rooms/{crowd.room_id}/go-live", headers=h)
+            elif r.status_code == 401:
+                h = {}
+        except (httpx.HTTPError, ValueError, KeyError):
+            h = {}
         await asyncio.sleep(1.0)
 
 
-async def _refill(crowd: Crowd, h: dict[str, str]) -> None:
+async def _refill(crowd: Crowd, h: dict[str, str], restock_only: bool = False) -> None:
     mine = (await crowd.http.get("/api/v1/shops/mine", headers=h)).json()["shop"]
     products = (await crowd.http.get("/api/v1/products", params={"shop_id": mine["id"]})).json()["products"]
     for p in products:
         if p["stock"] < 1:
             await crowd.http.patch(f"/api/v1/products/{p['id']}", headers=h, json={"stock": 3})
+        if restock_only:
+            continue
         await crowd.http.post(f"/api/v1/rooms/{crowd.room_id}/lots", headers=h, json={
             "product_id": p["id"], "starting_price": max(100, p["price"]["amount"] // 10)})
 

@@ -35,14 +35,17 @@ def apply(view: dict[str, Any], ev: RoomEvent) -> None:
     elif ev.type == "bid.accepted" and same_lot:
         lot.update(price=d["price"], min_next_bid=d["min_next_bid"], leader=d["leader"],
                    closes_at=d["closes_at"], bid_count=d["bid_count"])
+        if "reserve_met" in d:
+            lot["reserve_met"] = d["reserve_met"]
     elif ev.type == "auction.extended" and same_lot:
         lot["closes_at"] = d["closes_at"]
     elif ev.type == "auction.closed" and same_lot:
         lot.update(status="closed", outcome=d["outcome"], winner=d["winner"],
                    final_price=d["price"], closes_at=d["closed_at"])
+    if ev.type == "auction.closed":
         for item in view.get("lineup", []):
             if item["id"] == d["auction_id"]:
-                item["status"] = "closed"
+                item.update(status="closed", outcome=d["outcome"], final_price=d["price"])
     elif ev.type == "chat.message":
         view["chat"].append(d)
         del view["chat"][:-RECENT_CHAT]
@@ -54,6 +57,8 @@ def apply(view: dict[str, Any], ev: RoomEvent) -> None:
         view["viewers"] = d["count"]
     elif ev.type == "room.updated":
         view["room"].update(d)
+    elif ev.type == "lineup.updated":
+        view["lineup"] = d["lineup"]
 
 
 MODERATION = frozenset({"mute", "unmute", "ban", "unban"})

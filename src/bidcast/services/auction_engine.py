@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from ..domain import auction as rules
@@ -132,6 +133,7 @@ class AuctionWriter:
         fresh: dict[tuple[int, str], BidResult] = {}
         accepted: list[Accepted] = []
         closed: Closed | None = None
+        decided_at = to_dt(time.time())
         for job in batch:
             ident = (job.bidder_id, job.key)
             prior = self._seen.get(ident) or fresh.get(ident)
@@ -154,7 +156,7 @@ class AuctionWriter:
             res = result_of(state.id, job.kind, job.value, d)
             fresh[ident] = res
             answers.append((job, res))
-            rows.append(_row(state.id, job, d, now))
+            rows.append(_row(state.id, job, d, decided_at))
             if isinstance(d, Accepted) and closed is None:
                 accepted.append(d)
         try:
@@ -208,7 +210,9 @@ class AuctionWriter:
                            "price": a.price, "min_next_bid": ladder.next_bid(a.price),
                            "leader": {"id": a.leader_id, "display_name": names.get(a.leader_id, "")},
                            "bidder_id": a.bidder_id, "closes_at": int(a.closes_at * 1000),
-                           "outbid_id": a.outbid_id, "bid_count": a.seq})
+                           "outbid_id": a.outbid_id, "bid_count": a.seq,
+                           "reserve_met": (None if st.rules.reserve_price is None
+                                           else a.price >= st.rules.reserve_price)})
             if a.extended:
                 events.append({"type": "auction.extended", "auction_id": aid, "auction_seq": a.seq,
                                "closes_at": int(a.closes_at * 1000)})
@@ -226,9 +230,9 @@ class AuctionWriter:
                 log.exception("event sink failed")
 
 
-def _row(auction_id: int, job: _Job, d: Accepted | Rejected, now: float) -> dict:
+def _row(auction_id: int, job: _Job, d: Accepted | Rejected, decided_at: datetime) -> dict:
     base = dict(auction_id=auction_id, bidder_id=job.bidder_id, idempotency_key=job.key,
-                kind=job.kind, value=job.value, created_at=to_dt(now))
+                kind=job.kind, value=job.value, created_at=decided_at)
     if isinstance(d, Accepted):
         return base | dict(accepted=True, seq=d.seq, reject_code=None, price_after=d.price,
                            leader_after=d.leader_id, outbid_id=d.outbid_id,

@@ -25,6 +25,14 @@ def chat_public(m: ChatMessage, name: str) -> dict[str, Any]:
             "at": int(m.created_at.timestamp() * 1000)}
 
 
+def lineup_public(lots: list) -> list[dict[str, Any]]:
+    """The room's lots in order, as the lineup strip shows them."""
+    return [{"id": a.id, "position": a.position, "title": p.title,
+             "starting_price": a.starting_price, "currency": a.currency, "status": a.status,
+             "outcome": a.outcome, "final_price": a.final_price,
+             "image_url": (p.image_urls or [None])[0]} for a, p in lots]
+
+
 class RoomViews:
     def __init__(self, sessions: async_sessionmaker, engine: AuctionEngine) -> None:
         self._sessions = sessions
@@ -56,12 +64,16 @@ class RoomViews:
         return {
             "room": room_public(room),
             "lot": lot_view,
-            "lineup": [{"id": a.id, "position": a.position, "title": p.title,
-                        "starting_price": a.starting_price, "currency": a.currency,
-                        "status": a.status, "image_url": (p.image_urls or [None])[0]}
-                       for a, p in lots],
+            "lineup": lineup_public(lots),
             "chat": [chat_public(m, n) for m, n in reversed(chat)],
         }
+
+    async def lineup(self, room_id: int) -> list[dict[str, Any]]:
+        async with self._sessions() as s:
+            lots = list((await s.execute(select(Auction, Product).join(Product, Product.id == Auction.product_id)
+                                         .where(Auction.room_id == room_id)
+                                         .order_by(Auction.position))).all())
+        return lineup_public(lots)
 
     async def record_peak(self, room_id: int, viewers: int) -> None:
         async with self._sessions.begin() as s:

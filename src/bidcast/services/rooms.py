@@ -17,6 +17,7 @@ from ..storage.models import Auction, Product, Room, Shop, utcnow
 from .accounts import Principal
 from .auction_engine import AuctionEngine
 from .lot_view import lot_public
+from .room_views import RoomViews
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class Rooms:
                                     .where(Auction.room_id == room_id))).scalar()
             auction = _new_auction(rules, lot, product, shop, room_id, (last or 0) + 1)
             s.add(auction)
+        await self._lineup_changed(room_id)
         return auction
 
     async def reorder(self, who: Principal, room_id: int, lot_ids: list[int]) -> list[Auction]:
@@ -104,6 +106,7 @@ class Rooms:
             base = max((a.position or 0 for a in lots if a.id not in pending), default=0)
             for i, lot_id in enumerate(lot_ids, start=1):
                 pending[lot_id].position = base + i
+        await self._lineup_changed(room_id)
         return await self.lineup(room_id)
 
     async def start_next(self, who: Principal, room_id: int, lot_id: int | None = None,
@@ -151,6 +154,10 @@ class Rooms:
             s.add(auction)
         await self._engine.attach(auction.id)
         return auction
+
+    async def _lineup_changed(self, room_id: int) -> None:
+        lineup = await RoomViews(self._sessions, self._engine).lineup(room_id)
+        self._engine.publish(room_id, [{"type": "lineup.updated", "lineup": lineup}])
 
     async def _hosted(self, s, who: Principal, room_id: int) -> Room:  # noqa: ANN001
         room = await s.get(Room, room_id, with_for_update=True)
