@@ -370,12 +370,13 @@ async def service_lot(c, n_bidders: int) -> dict[str, Any]:  # noqa: ANN001
 async def db_facts(sessions, auction_id: int) -> dict[str, Any]:  # noqa: ANN001
     from sqlalchemy import func, select
 
-    from bidcast.storage.models import Auction, Bid
+    from bidcast.storage.models import Auction, Bid, BidRejection
     async with sessions() as s:
-        rows = (await s.execute(select(func.count()).select_from(Bid)
-                                .where(Bid.auction_id == auction_id))).scalar_one()
         accepted = (await s.execute(select(func.count()).select_from(Bid)
-                                    .where(Bid.auction_id == auction_id, Bid.accepted.is_(True)))).scalar_one()
+                                    .where(Bid.auction_id == auction_id))).scalar_one()
+        rejected = (await s.execute(select(func.count()).select_from(BidRejection)
+                                    .where(BidRejection.auction_id == auction_id))).scalar_one()
+        rows = accepted + rejected
         a = await s.get(Auction, auction_id)
         assert a is not None
         return {"bid_rows": rows, "accepted_rows": accepted, "price": a.price, "last_seq": a.last_seq,
@@ -405,13 +406,13 @@ def instrument_store(store) -> dict[str, Any]:  # noqa: ANN001
     original = store.save_batch
     perf = time.perf_counter
 
-    async def save_batch(state, expected_seq, rows, meta, closed=None):  # noqa: ANN001, ANN202
+    async def save_batch(state, expected_seq, rows, meta, closed=None, rejections=None):  # noqa: ANN001, ANN202
         t0 = perf()
         try:
-            return await original(state, expected_seq, rows, meta, closed)
+            return await original(state, expected_seq, rows, meta, closed, rejections)
         finally:
             if stats["measuring"]:
-                stats["sizes"].append(len(rows))
+                stats["sizes"].append(len(rows) + len(rejections or ()))
                 stats["seconds"].append(perf() - t0)
     store.save_batch = save_batch
     return stats

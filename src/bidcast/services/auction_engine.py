@@ -129,6 +129,7 @@ class AuctionWriter:
         state = self.state
         before = replace(state)
         rows: list[dict] = []
+        rejections: list[dict] = []
         answers: list[tuple[_Job, BidResult | AppError]] = []
         fresh: dict[tuple[int, str], BidResult] = {}
         accepted: list[Accepted] = []
@@ -156,11 +157,12 @@ class AuctionWriter:
             res = result_of(state.id, job.kind, job.value, d)
             fresh[ident] = res
             answers.append((job, res))
-            rows.append(_row(state.id, job, d, decided_at))
+            (rows if isinstance(d, Accepted) else rejections).append(_row(state.id, job, d, decided_at))
             if isinstance(d, Accepted) and closed is None:
                 accepted.append(d)
         try:
-            order_id = await self._store.save_batch(state, before.last_seq, rows, self.meta, closed)
+            order_id = await self._store.save_batch(state, before.last_seq, rows, self.meta, closed,
+                                                    rejections)
         except StaleWriter:
             # Another process moved the auction on: take its history and decide the batch again.
             _restore(state, before)
@@ -231,14 +233,14 @@ class AuctionWriter:
 
 
 def _row(auction_id: int, job: _Job, d: Accepted | Rejected, decided_at: datetime) -> dict:
+    """A `bids` row for an accepted bid, a `bid_rejections` row for a rejected one."""
     base = dict(auction_id=auction_id, bidder_id=job.bidder_id, idempotency_key=job.key,
                 kind=job.kind, value=job.value, created_at=decided_at)
     if isinstance(d, Accepted):
         return base | dict(accepted=True, seq=d.seq, reject_code=None, price_after=d.price,
                            leader_after=d.leader_id, outbid_id=d.outbid_id,
                            closes_at_after=to_dt(d.closes_at))
-    return base | dict(accepted=False, seq=None, reject_code=d.code, price_after=None,
-                       leader_after=None, outbid_id=None, closes_at_after=None)
+    return base | dict(reject_code=d.code)
 
 
 def _restore(state: AuctionState, before: AuctionState) -> None:

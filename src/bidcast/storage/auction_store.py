@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..domain.auction import AuctionRules, AuctionState, Closed, Format, Outcome, Status
 from ..domain.increments import ladder_from_list
-from .models import Auction, Bid, Order, Product, User
+from .models import Auction, Bid, BidRejection, Order, Product, User
 
 
 class StaleWriter(RuntimeError):
@@ -70,18 +70,24 @@ class AuctionStore:
             row = await s.get(Auction, auction_id)
             if row is None:
                 return None
-            bids = list((await s.execute(select(Bid).where(Bid.auction_id == auction_id))).scalars())
+            bids: list = list((await s.execute(select(Bid).where(Bid.auction_id == auction_id))).scalars())
+            bids += (await s.execute(select(BidRejection).where(BidRejection.auction_id == auction_id))).scalars()
             names: tuple[tuple[int, str], ...] = ()
             if row.leader_id is not None:
                 leader = await s.get(User, row.leader_id)
                 names = ((row.leader_id, leader.display_name if leader else ""),)
             return state_of(row), AuctionMeta(row.room_id, row.product_id, row.shop_id, names), bids
 
-    async def find_attempt(self, auction_id: int, bidder_id: int, key: str) -> Bid | None:
+    async def find_attempt(self, auction_id: int, bidder_id: int, key: str) -> Bid | BidRejection | None:
         async with self._sessions() as s:
-            return (await s.execute(select(Bid).where(
+            found = (await s.execute(select(Bid).where(
                 Bid.auction_id == auction_id, Bid.bidder_id == bidder_id,
                 Bid.idempotency_key == key))).scalar_one_or_none()
+            if found is None:
+                found = (await s.execute(select(BidRejection).where(
+                    BidRejection.auction_id == auction_id, BidRejection.bidder_id == bidder_id,
+                    BidRejection.idempotency_key == key).limit(1))).scalar_one_or_none()
+            return found
 
     async def running_ids(self) -> list[int]:
         async with self._sessions() as s:
@@ -89,7 +95,8 @@ class AuctionStore:
             return [r for (r,) in rows]
 
     async def save_batch(self, state: AuctionState, expected_seq: int, rows: list[dict],
-                         meta: AuctionMeta, closed: Closed | None = None) -> int | None:
+                         meta: AuctionMeta, closed: Closed | None = None,
+                         rejections: list[dict] | None = None) -> int | None:
         """Commit bid attempts and the auction's new state at once; returns an order id if one was made."""
         async with self._sessions.begin() as s:
             fields = _live_fields(state)
@@ -100,10 +107,11 @@ class AuctionStore:
                 Auction.status == Status.RUNNING.value).values(**fields))
             if res.rowcount != 1:
                 raise StaleWriter(f"auction {state.id} moved past seq {expected_seq}")
+            # Core executemany on the tables: the ORM's bulk path costs more than the rules.
             if rows:
-                # Core executemany on the table: the ORM's bulk path costs more than the rules.
-                conn = await s.connection()
-                await conn.execute(Bid.__table__.insert(), rows)
+                await (await s.connection()).execute(Bid.__table__.insert(), rows)
+            if rejections:
+                await (await s.connection()).execute(BidRejection.__table__.insert(), rejections)
             if closed is not None:
                 return await _settle(s, state, closed, meta)
         return None

@@ -142,7 +142,7 @@ class Auction(Base):
 
 
 class Bid(Base):
-    """Every bid attempt with its outcome; accepted ones carry the auction's sequence number."""
+    """An accepted bid, with the auction's sequence number. (Rejected attempts: BidRejection.)"""
     __tablename__ = "bids"
     __table_args__ = (
         UniqueConstraint("auction_id", "seq", name="uq_bids_auction_seq"),
@@ -162,6 +162,26 @@ class Bid(Base):
     outbid_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     closes_at_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BidRejection(Base):
+    """A rejected bid attempt, kept so that a retry with the same key gets the same answer.
+
+    Under contention most attempts are rejected (everyone chases the same price). They live
+    apart from `bids` with no index on the random idempotency keys: the auction's single writer
+    checks keys in memory, and a unique index here would scatter every batch's writes over the
+    whole index. Recovery loads an auction's rejections by `auction_id`."""
+    __tablename__ = "bid_rejections"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    auction_id: Mapped[int] = mapped_column(ForeignKey("auctions.id"), index=True)
+    bidder_id: Mapped[int] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[int] = mapped_column(BigInteger)
+    reject_code: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    accepted = False
 
 
 class Order(Base):
