@@ -39,6 +39,7 @@ test-unit: $(READY)
 
 bench: $(READY)
 	$(BIN)/python bench/bids.py --quick
+	$(BIN)/python bench/fanout.py --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

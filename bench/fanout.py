@@ -26,6 +26,8 @@ from _common import (TMP, ServerProcess, environment, fresh_sqlite_url, latency_
                      migrate, proc_cpu_seconds, table, utc_stamp, write_results)
 from wsload import Viewer, open_viewers  # noqa: E402
 
+from bidcast.domain.increments import DEFAULT as DEFAULT_LADDER  # noqa: E402
+
 P99_TARGET_MS = 250.0
 PASSWORD = "bidcast-demo"
 
@@ -62,7 +64,7 @@ async def price_driver(h: httpx.AsyncClient, tokens: list[str], auction_id: int,
                        stop: asyncio.Event) -> int:
     """K accepted bids a second (each one a bid.accepted event), alternating bidders."""
     price = (await h.get(f"/api/v1/auctions/{auction_id}")).json()["auction"]["min_next_bid"]
-    sent, i = 0, 0
+    sent, i, accepted = 0, 0, 0
     period = 1.0 / rate
     next_at = time.monotonic()
     while not stop.is_set():
@@ -70,13 +72,14 @@ async def price_driver(h: httpx.AsyncClient, tokens: list[str], auction_id: int,
         r = await h.post(f"/api/v1/auctions/{auction_id}/bids", headers=headers,
                          json={"amount": price, "idempotency_key": uuid.uuid4().hex})
         body = r.json()
-        price = (body.get("price") or price) + 100 if r.status_code < 300 else \
+        price = DEFAULT_LADDER.next_bid(body["price"]) if r.status_code < 300 else \
             (body["error"].get("min_next_bid") or price + 100)
+        accepted += r.status_code < 300
         sent += 1
         i += 1
         next_at += period
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-    return sent
+    return accepted
 
 
 async def fanout_case(server: ServerProcess, n: int, rate: float, seconds: float, sample_every: int,
