@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.c = c
         await c.start()
         recovered = await c.engine.recover()
+        c.engine.start_sweeper()
         log.info("recovered %d running auctions", recovered)
         try:
             yield

@@ -76,10 +76,10 @@ def build(settings: Settings) -> Container:
                       if settings.redis_url else MemoryBroker())
     engine.add_sink(auction_events_to_room(broker))
     room_views = RoomViews(sessions, engine)
-    chat = Chat(sessions, broker.publish)
+    chat = Chat(sessions, broker.publish, accounts)
     hubs = Hubs(broker, room_views.load, room_views.record_peak, chat.forget)
     return Container(settings=settings, db=db, sessions=sessions, accounts=accounts, shops=shops,
                      catalog=Catalog(sessions, shops), engine=engine, rooms=Rooms(sessions, engine),
                      auctions=AuctionQueries(sessions, engine), orders=Orders(sessions),
                      broker=broker, hubs=hubs, chat=chat,
-                     room_views=room_views, bidding=Bidding(sessions, engine, chat))
+                     room_views=room_views, bidding=Bidding(sessions, engine, chat, accounts))

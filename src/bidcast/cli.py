@@ -28,7 +28,7 @@ def serve(host: str = typer.Option(None, help="Bind address (BIDCAST_HOST)."),
                 log_level=(log_level or s.log_level).lower(), access_log=False,
                 # Room events go to thousands of sockets: compressing each copy per socket
                 # would cost more CPU than the bandwidth it saves on these small frames.
-                ws_per_message_deflate=False)
+                ws_per_message_deflate=False, ws_max_size=65_536)
 
 
 class _RedactTokens(logging.Filter):

@@ -32,11 +32,11 @@ async def seed(settings: Settings) -> list[str]:
 
 
 async def _seed(c: bootstrap.Container) -> list[str]:
-    admin = await c.accounts.create_admin("admin@bidcast.test", PASSWORD, "Admin")
     try:
         seller = await c.accounts.register("seller@bidcast.test", PASSWORD, "Vintage Vault", {"host"})
     except AppError:
         return ["demo data already present", *_accounts()]
+    admin = await c.accounts.create_admin("admin@bidcast.test", PASSWORD, "Admin")
     for i in range(1, 4):
         await c.accounts.register(f"buyer{i}@bidcast.test", PASSWORD, f"Buyer {i}")
     shop = await c.shops.apply(seller, "Vintage Vault", "Cameras, records and watches.",

@@ -63,6 +63,8 @@ class MemoryBroker:
     def unsubscribe(self, room_id: int, handler: Handler) -> None:
         if handler in self._handlers.get(room_id, []):
             self._handlers[room_id].remove(handler)
+        if not self._handlers.get(room_id):
+            self._handlers.pop(room_id, None)
 
     async def add_to_counter(self, room_id: int, name: str, delta: int) -> int:
         self._counters[(room_id, name)] += delta
@@ -156,8 +158,10 @@ class RedisBroker:
         hs = self._handlers.get(room_id, [])
         if handler in hs:
             hs.remove(handler)
-        if not hs and room_id in self._readers:
-            self._readers.pop(room_id).cancel()
+        if not hs:
+            self._handlers.pop(room_id, None)
+            if room_id in self._readers:
+                self._readers.pop(room_id).cancel()
 
     async def _reader(self, room_id: int, last_id: bytes) -> None:
         import orjson

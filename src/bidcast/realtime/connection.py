@@ -120,7 +120,13 @@ class Connection:
         if self.closed:
             return
         if self.raw:
+            if self._transport.get_write_buffer_size() > 4 * HIGH_WATER:
+                self._kill_now()  # it sends but never reads: do not buffer for it
+                return
             self._write(text_frame(text))
+            return
+        if len(self._direct) > MAX_QUEUE:
+            asyncio.get_running_loop().create_task(self.close(4008, "too slow"))
             return
         self._direct.append(text)
         self._wake.set()

@@ -19,6 +19,7 @@ from .protocol import RoomEvent, encode, now_ms
 log = logging.getLogger("bidcast.hub")
 
 BUFFER_EVENTS = 2048
+IDLE_TICKS_BEFORE_DROP = 120  # half-second ticks: a minute without local viewers
 RECENT_CHAT = 50
 ViewLoader = Callable[[int], Awaitable[dict[str, Any] | None]]
 
@@ -32,12 +33,14 @@ def apply(view: dict[str, Any], ev: RoomEvent) -> None:
         for item in view.get("lineup", []):
             if item["id"] == d["lot"]["id"]:
                 item["status"] = "running"
-    elif ev.type == "bid.accepted" and same_lot:
+    elif ev.type == "bid.accepted" and same_lot and d.get("auction_seq", 0) > lot.get("auction_seq", 0):
+        # Several processes may publish one auction's events: never let an older one win.
+        lot["auction_seq"] = d["auction_seq"]
         lot.update(price=d["price"], min_next_bid=d["min_next_bid"], leader=d["leader"],
                    closes_at=d["closes_at"], bid_count=d["bid_count"])
         if "reserve_met" in d:
             lot["reserve_met"] = d["reserve_met"]
-    elif ev.type == "auction.extended" and same_lot:
+    elif ev.type == "auction.extended" and same_lot and d["closes_at"] > (lot.get("closes_at") or 0):
         lot["closes_at"] = d["closes_at"]
     elif ev.type == "auction.closed" and same_lot:
         lot.update(status="closed", outcome=d["outcome"], winner=d["winner"],
@@ -46,7 +49,7 @@ def apply(view: dict[str, Any], ev: RoomEvent) -> None:
         for item in view.get("lineup", []):
             if item["id"] == d["auction_id"]:
                 item.update(status="closed", outcome=d["outcome"], final_price=d["price"])
-    elif ev.type == "chat.message":
+    elif ev.type == "chat.message" and all(m["id"] != d["id"] for m in view["chat"][-5:]):
         view["chat"].append(d)
         del view["chat"][:-RECENT_CHAT]
     elif ev.type == "chat.deleted":
@@ -75,6 +78,8 @@ class RoomHub:
         self.connections: set[Connection] = set()
         self.pending_likes = 0
         self.published_viewers = -1
+        self.idle_ticks = 0
+        self.handler: Callable[[RoomEvent], None] | None = None
         self._snapshot_cache: tuple[int, int, str] | None = None
 
     # -- events in ---------------------------------------------------------------------------
@@ -182,6 +187,7 @@ class Hubs:
             view.setdefault("likes", 0)
             view.setdefault("viewers", 0)
             hub = RoomHub(room_id, view, max(seq, 0), self._on_moderation)
+            hub.handler = handler
             holder.append(hub)
             for ev in early:
                 hub.on_event(ev)
@@ -200,10 +206,20 @@ class Hubs:
             await asyncio.sleep(0.5)
             ticks += 1
             for room_id, hub in list(self._hubs.items()):
+                hub.idle_ticks = 0 if hub.connections else hub.idle_ticks + 1
+                if hub.idle_ticks > IDLE_TICKS_BEFORE_DROP:
+                    self._drop(room_id, hub)
+                    continue
                 try:
                     await self._tick_room(room_id, hub, ticks)
                 except Exception:
                     log.exception("room %s tick failed", room_id)
+
+    def _drop(self, room_id: int, hub: RoomHub) -> None:
+        """A room nobody here watches any more: stop following it (a new viewer reloads it)."""
+        self._hubs.pop(room_id, None)
+        if hub.handler is not None:
+            self._broker.unsubscribe(room_id, hub.handler)
 
     async def _tick_room(self, room_id: int, hub: RoomHub, ticks: int) -> None:
         if hub.pending_likes:

@@ -1,6 +1,7 @@
 """Accounts: registration, login with argon2 hashes, tokens for sessions and API clients."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -23,6 +24,24 @@ API_TOKEN_TTL = timedelta(days=90)
 _hasher = PasswordHasher()
 # A constant hash so that a login for an unknown e-mail costs as much as a real one.
 _DUMMY_HASH = _hasher.hash("not a real password")
+
+
+# Argon2 is deliberately slow (~0.1-0.3 s): run it in threads, a few at a time, so logins never
+# stall the event loop that runs the auction writers and the sockets.
+HASHING_AT_ONCE = 2
+
+
+async def _hash(gate: asyncio.Semaphore, password: str) -> str:
+    async with gate:
+        return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def _verify(gate: asyncio.Semaphore, hashed: str, password: str) -> bool:
+    async with gate:
+        try:
+            return await asyncio.to_thread(_hasher.verify, hashed, password)
+        except (VerifyMismatchError, InvalidHashError):
+            return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +73,8 @@ class Accounts:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._banned: dict[int, tuple[float, bool]] = {}
+        self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
 
     async def register(self, email: str, password: str, display_name: str,
                        roles: set[str] | None = None) -> Principal:
@@ -61,7 +82,7 @@ class Accounts:
         if not roles <= SELF_SERVICE_ROLES:
             raise AppError(422, "invalid_role", "You may sign up as buyer and/or host only.")
         user = User(email=email.lower(), display_name=display_name,
-                    password_hash=_hasher.hash(password), roles=",".join(sorted(roles)))
+                    password_hash=await _hash(self._hashing, password), roles=",".join(sorted(roles)))
         try:
             async with self._sessions.begin() as s:
                 s.add(user)
@@ -72,9 +93,7 @@ class Accounts:
     async def login(self, email: str, password: str, kind: str = "session") -> tuple[str, Principal]:
         async with self._sessions() as s:
             user = (await s.execute(select(User).where(User.email == email.lower()))).scalar_one_or_none()
-        try:
-            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        except (VerifyMismatchError, InvalidHashError):
+        if not await _verify(self._hashing, user.password_hash if user else _DUMMY_HASH, password):
             user = None
         if user is None:
             raise AppError(401, "invalid_credentials", "E-mail or password is wrong.")
@@ -111,6 +130,20 @@ class Accounts:
 
     def forget_cached(self) -> None:
         self._cache.clear()
+        self._banned.clear()
+
+    async def is_banned(self, user_id: int) -> bool:
+        """A fresh look (cached a few seconds) for sockets that authenticated long ago."""
+        now = time.monotonic()
+        hit = self._banned.get(user_id)
+        if hit and hit[0] > now:
+            return hit[1]
+        async with self._sessions() as s:
+            banned = bool((await s.execute(select(User.banned).where(User.id == user_id))).scalar())
+        if len(self._banned) > 100_000:
+            self._banned.clear()
+        self._banned[user_id] = (now + self.CACHE_SECONDS, banned)
+        return banned
 
     async def get(self, user_id: int) -> Principal:
         async with self._sessions() as s:

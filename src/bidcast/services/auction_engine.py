@@ -62,11 +62,21 @@ class AuctionWriter:
         self._queue.put_nowait(job)
 
     async def _run(self) -> None:
+        close_failures = 0
         try:
             while True:
                 now = time.time()
                 if rules.is_due(self.state, now):
-                    await self._close(now)
+                    try:
+                        await self._close(now)
+                    except StaleWriter:
+                        raise
+                    except Exception:
+                        # A failed close must not leave the lot open for ever: try again.
+                        log.exception("closing auction %s failed; retrying", self.state.id)
+                        await asyncio.sleep(min(5.0, 0.5 * 2 ** close_failures))
+                        close_failures += 1
+                        continue
                     if self.state.status is not rules.Status.RUNNING:
                         return
                     continue
@@ -263,6 +273,7 @@ class AuctionEngine:
         self._batch_max = batch_max
         self._writers: dict[int, AuctionWriter] = {}
         self._attach_lock = asyncio.Lock()
+        self._sweeper: asyncio.Task | None = None
 
     def add_sink(self, sink: EventSink) -> None:
         self._sinks.append(sink)
@@ -270,6 +281,20 @@ class AuctionEngine:
     def publish(self, room_id: int | None, events: list[dict[str, Any]]) -> None:
         for sink in self._sinks:
             sink(room_id, events)
+
+    def start_sweeper(self, every_s: float = 5.0) -> None:
+        """Re-attach running auctions that have no writer here (a crashed writer, another
+        process gone): overdue ones then close at once."""
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(every_s)
+                try:
+                    for auction_id in await self._store.running_ids():
+                        if auction_id not in self._writers:
+                            await self.attach(auction_id)
+                except Exception:
+                    log.exception("auction sweep failed")
+        self._sweeper = asyncio.get_running_loop().create_task(sweep())
 
     async def recover(self) -> int:
         """Take over every running auction: due ones close at once, the others keep their deadline."""
@@ -333,6 +358,8 @@ class AuctionEngine:
 
     async def stop(self) -> None:
         tasks = [w.task for w in self._writers.values() if w.task]
+        if self._sweeper is not None:
+            tasks.append(self._sweeper)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -5,15 +5,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..storage.models import Auction
-from .accounts import Principal
+from .accounts import Accounts, Principal
 from .auction_engine import AuctionEngine
 from .bid_results import BidResult
 from .chat import Chat
 
 
 class Bidding:
-    def __init__(self, sessions: async_sessionmaker, engine: AuctionEngine, chat: Chat) -> None:
+    def __init__(self, sessions: async_sessionmaker, engine: AuctionEngine, chat: Chat,
+                 accounts: Accounts) -> None:
         self._sessions = sessions
+        self._accounts = accounts
         self._engine = engine
         self._chat = chat
         self._room_of: dict[int, int | None] = {}  # an auction never changes room
@@ -33,5 +35,6 @@ class Bidding:
     async def place(self, auction_id: int, who: Principal, kind: str, value: int, key: str) -> BidResult:
         """Account bans and the host's room bans both end in the rules' `banned` rejection."""
         room_id = await self.room_of(auction_id)
-        banned = who.banned or (room_id is not None and await self._chat.is_banned(room_id, who.id))
+        banned = (who.banned or await self._accounts.is_banned(who.id)
+                  or (room_id is not None and await self._chat.is_banned(room_id, who.id)))
         return await self._engine.place(auction_id, who.id, kind, value, key, banned, who.display_name)

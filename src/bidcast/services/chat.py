@@ -10,8 +10,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..errors import AppError, forbidden, not_found
-from ..storage.models import ChatMessage, Room, RoomRestriction
-from .accounts import Principal
+from ..storage.models import ChatMessage, Room, RoomRestriction, User
+from .accounts import Accounts, Principal
 from .room_views import chat_public
 
 MAX_LEN = 300
@@ -28,8 +28,9 @@ def clean_text(text: str) -> str:
 
 
 class Chat:
-    def __init__(self, sessions: async_sessionmaker, publish: Publish) -> None:
+    def __init__(self, sessions: async_sessionmaker, publish: Publish, accounts: Accounts | None = None) -> None:
         self._sessions = sessions
+        self._accounts = accounts
         self._publish = publish
         self._buckets: dict[int, tuple[float, float]] = {}
         self._last_post: dict[tuple[int, int], float] = {}
@@ -67,7 +68,7 @@ class Chat:
             raise AppError(422, "empty_message", "Write something first.")
         if len(text) > MAX_LEN:
             raise AppError(422, "message_too_long", f"Chat messages are at most {MAX_LEN} characters.")
-        if who.banned:
+        if who.banned or (self._accounts is not None and await self._accounts.is_banned(who.id)):
             raise AppError(403, "banned", "Your account may not chat.")
         found, slow = await self.restrictions(room_id)
         if found.get(who.id) in ("mute", "ban"):
@@ -110,6 +111,8 @@ class Chat:
         if user_id == room.host_id:
             raise AppError(422, "invalid_target", "A host cannot restrict themselves.")
         async with self._sessions.begin() as s:
+            if await s.get(User, user_id) is None:
+                raise not_found("User")
             await s.execute(delete(RoomRestriction).where(RoomRestriction.room_id == room_id,
                                                           RoomRestriction.user_id == user_id))
             if action in ("mute", "ban"):

@@ -29,6 +29,6 @@ def lot_public(row: Auction, st: AuctionState, product: Product | None,
         "reserve_met": None if row.reserve_price is None else (st.price or 0) >= row.reserve_price,
         "status": st.status.value, "price": st.price, "min_next_bid": st.min_next_bid(),
         "leader": person(st.leader_id), "opens_at": ms(st.opens_at), "closes_at": ms(st.closes_at),
-        "bid_count": st.bid_count, "outcome": st.outcome.value if st.outcome else None,
+        "bid_count": st.bid_count, "auction_seq": st.last_seq, "outcome": st.outcome.value if st.outcome else None,
         "winner": person(st.winner_id), "final_price": st.final_price,
     }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from ..services.bid_results import BidResult
 from .auth import SESSION_COOKIE
 
 router = APIRouter()
+log = logging.getLogger("bidcast.ws")
 HELLO_WAIT_S = 2.0
 MAX_FRAME = 4096
 LIKES_PER_S = 10
@@ -215,6 +217,9 @@ class _Session:
             await self.c.chat.post(self.hub.room_id, self.who, text)
         except AppError as e:
             self.error(e.code, e.message, **e.extra)
+        except Exception:
+            log.exception("chat over the socket failed")
+            self.error("storage_unavailable", "The message could not be saved; retry it.")
 
     async def _bid(self, msg: dict[str, Any]) -> None:
         assert self.who is not None
@@ -234,6 +239,12 @@ class _Session:
             self.send("bid.rejected", {"code": e.code, "message": e.message, "idempotency_key": key,
                                        "auction_id": auction_id})
             return
+        except Exception:
+            log.exception("bid over the socket failed")
+            self.send("bid.rejected", {"code": "storage_unavailable", "idempotency_key": key,
+                                       "message": "The bid could not be saved; retry it.",
+                                       "auction_id": auction_id})
+            return
         self.send(*_bid_answer(res, key, self.who.id))
 
 
@@ -245,7 +256,7 @@ def _bid_problem(key: Any, amount: Any, max_amount: Any, auction_id: Any) -> str
     value = amount if amount is not None else max_amount
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_AMOUNT:
         return f"Amounts are whole minor units from 1 to {MAX_AMOUNT}."
-    if not isinstance(auction_id, int) or isinstance(auction_id, bool):
+    if not isinstance(auction_id, int) or isinstance(auction_id, bool) or not 1 <= auction_id <= MAX_ID:
         return "There is no lot to bid on right now."
     return None
 

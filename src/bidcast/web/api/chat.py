@@ -17,7 +17,7 @@ class ChatIn(In):
 
 
 class ModerationIn(In):
-    user_id: int
+    user_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
     action: Literal["mute", "unmute", "ban", "unban"]
 
 

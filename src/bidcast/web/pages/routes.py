@@ -1,6 +1,8 @@
 """Pages a person opens: discover, log in, sign up (the rest lives in their own modules)."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
@@ -49,8 +51,14 @@ async def register(request: Request, next: str = "/") -> HTMLResponse:
 
 
 def _safe_next(target: str) -> str:
-    """Only same-site paths: never an open redirect."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """Only a plain path on this site: never an open redirect (`//x`, `/\\x`, tabs, schemes)."""
+    if (not target.startswith("/") or "\\" in target or "{" in target
+            or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target)):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return "/"
+    return target
 
 
 def login_redirect(request: Request) -> RedirectResponse:

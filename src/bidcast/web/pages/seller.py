@@ -64,36 +64,41 @@ async def _approved_shop(request: Request, who: Principal) -> Shop | None:
     return shop if shop is not None and shop.status == "approved" else None
 
 
-@router.get("/seller/products", response_class=HTMLResponse)
-async def seller_products(request: Request) -> Response:
+async def _seller_context(request: Request) -> tuple[Principal, Shop] | Response:
+    """The signed-in seller and their approved shop, or where to send them instead."""
     who = await page_user(request)
     if who is None:
         return login_redirect(request)
     shop = await _approved_shop(request, who)
     if shop is None:
         return RedirectResponse("/seller", status_code=303)
+    return who, shop
+
+
+@router.get("/seller/products", response_class=HTMLResponse)
+async def seller_products(request: Request) -> Response:
+    ctx = await _seller_context(request)
+    if isinstance(ctx, Response):
+        return ctx
+    who, shop = ctx
     return render(request, "seller_products.html", who, shop=shop, tab="products")
 
 
 @router.get("/seller/products/new", response_class=HTMLResponse)
 async def seller_product_new(request: Request) -> Response:
-    who = await page_user(request)
-    if who is None:
-        return login_redirect(request)
-    shop = await _approved_shop(request, who)
-    if shop is None:
-        return RedirectResponse("/seller", status_code=303)
+    ctx = await _seller_context(request)
+    if isinstance(ctx, Response):
+        return ctx
+    who, shop = ctx
     return await _product_form(request, who, shop, None)
 
 
 @router.get("/seller/products/{product_id}/edit", response_class=HTMLResponse)
 async def seller_product_edit(request: Request, product_id: int) -> Response:
-    who = await page_user(request)
-    if who is None:
-        return login_redirect(request)
-    shop = await _approved_shop(request, who)
-    if shop is None:
-        return RedirectResponse("/seller", status_code=303)
+    ctx = await _seller_context(request)
+    if isinstance(ctx, Response):
+        return ctx
+    who, shop = ctx
     product = None
     if 1 <= product_id <= MAX_ID:
         async with request.app.state.c.sessions() as s:

@@ -51,6 +51,10 @@ export function money(amount, currency = "EUR") {
     .format(amount / 10 ** digits);
 }
 
+export function safePath(target) {
+  return typeof target === "string" && /^\/(?![\/\\])[^\s\\]*$/.test(target) ? target : "/";
+}
+
 export function uuid() {
   return crypto.randomUUID ? crypto.randomUUID()
     : Array.from(crypto.getRandomValues(new Uint8Array(16)), b => b.toString(16).padStart(2, "0")).join("");
@@ -84,8 +88,11 @@ document.addEventListener("submit", async (event) => {
   try {
     const data = await api(method, path, body);
     form.dispatchEvent(new CustomEvent("api:done", { detail: data, bubbles: true }));
-    if (form.dataset.then) window.location.assign(form.dataset.then.replace(/\{(\w+)\.(\w+)\}/g,
-      (_, a, b) => encodeURIComponent(data?.[a]?.[b] ?? "")));
+    // data-next is user-supplied (?next=): only a plain same-site path, never filled in.
+    if (form.dataset.next) window.location.assign(safePath(form.dataset.next));
+    // data-then comes from our own templates: {resource.field} is filled from the answer.
+    else if (form.dataset.then) window.location.assign(safePath(form.dataset.then.replace(
+      /\{([a-z_]+)\.(id)\}/g, (_, a, b) => encodeURIComponent(data?.[a]?.[b] ?? ""))));
   } catch (err) {
     showError(error, err);
   } finally {

@@ -1,4 +1,4 @@
-import { api, showError } from "/static/app.js";
+import { api, safePath, showError } from "/static/app.js";
 
 const form = document.getElementById("register");
 form.addEventListener("submit", async (event) => {
@@ -12,7 +12,7 @@ form.addEventListener("submit", async (event) => {
       display_name: data.get("display_name"), roles: data.get("host") ? ["buyer", "host"] : ["buyer"],
     });
     await api("POST", "/api/v1/auth/login", { email: data.get("email"), password: data.get("password") });
-    window.location.assign(form.dataset.next || "/");
+    window.location.assign(safePath(form.dataset.next || "/"));
   } catch (err) {
     showError(error, err);
   }
