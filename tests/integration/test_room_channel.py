@@ -567,3 +567,27 @@ def test_likes_are_aggregated_and_viewer_counts_follow_joins_and_leaves(server: 
             await close_all(clients)
 
     run(scenario())
+
+
+def test_a_platform_ban_reaches_a_socket_opened_before_it(server: Server, api: Api) -> None:
+    """An admin's ban applies at once, even to a socket authenticated long before it."""
+    seller, mallory = api.seller(), api.user("mallory")
+    lot = api.live_lot(seller, duration_seconds=120)
+    room, aid = lot["room_id"], lot["id"]
+
+    async def scenario() -> None:
+        clients: list[RoomClient] = []
+        try:
+            m = await connect(server.url, room, mallory)
+            clients.append(m)
+            await m.wait_type("snapshot")
+            r = api.http.post(f"/api/v1/admin/users/{mallory.id}/ban", headers=api.admin().headers)
+            assert r.status_code == 200, r.text
+            key = await m.bid(amount=500)
+            rejected = await m.wait_type("bid.rejected", idempotency_key=key, timeout=10)
+            assert rejected["data"]["code"] == "banned"
+            assert api.auction(aid)["bid_count"] == 0
+        finally:
+            await close_all(clients)
+
+    run(scenario())
