@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -16,7 +15,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -123,62 +121,8 @@ def migrate(url: str) -> None:
 
 # ----------------------------------------------------------------------------- server process
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class ServerProcess:
-    """One `bidcast serve` process on a free port (same recipe as tests/integration/servers.py)."""
-    database_url: str
-    workdir: Path
-    extra_env: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen | None = None
-    log_path: Path | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update({"BIDCAST_DATABASE_URL": self.database_url, "BIDCAST_PORT": str(self.port),
-                    "BIDCAST_SECRET_KEY": "bench-secret", "BIDCAST_LOG_LEVEL": "warning"})
-        env.update(self.extra_env)
-        return env
-
-    def start(self, timeout: float = 30.0) -> ServerProcess:
-        import httpx
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.workdir / f"server-{self.port}.log"
-        log = open(self.log_path, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "bidcast", "serve"], env=self.env,
-                                     cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("server did not become healthy in time")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+# One recipe for a server process, shared with the tests and the demo.
+from bidcast.devserver import ServerProcess, free_port  # noqa: E402,F401
 
 
 def proc_cpu_seconds(pid: int) -> float | None:

@@ -80,13 +80,11 @@ def demo(port: int = typer.Option(None, help="Port (BIDCAST_PORT)."),
     """Serve a seeded demo with a live HLS test stream and a simulated crowd bidding and chatting."""
     import subprocess
     import sys
-    import time
     from pathlib import Path
-
-    import httpx
 
     from .demo import DEMO_STREAM, PASSWORD
     from .demo import seed as seed_demo_data
+    from .devserver import wait_healthy
     from .media import start_test_stream
     from .storage.migrate import upgrade
 
@@ -112,12 +110,9 @@ def demo(port: int = typer.Option(None, help="Port (BIDCAST_PORT)."),
                                    "--log-level", "warning"], env=env)
         children.append(server)
         url = f"http://{s.host}:{port}"
-        for _ in range(100):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        if not wait_healthy(url, 30, server):
+            typer.echo("the server did not start; see the messages above", err=True)
+            raise typer.Exit(1)
         children.append(subprocess.Popen([
             sys.executable, "-m", "bidcast", "simulate", "--url", url, "--room", "1",
             "--viewers", str(viewers), "--bidders", str(bidders), "--chatters", "3", "--seconds", "0",

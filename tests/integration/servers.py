@@ -2,33 +2,18 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-import httpx
+from bidcast.devserver import ServerProcess, bidcast, free_port  # noqa: F401
 
 PG_URL = os.environ.get("BIDCAST_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def postgres_reachable() -> str | None:
     """None when PostgreSQL answers, else the reason it does not."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pass
     host, port = "127.0.0.1", 5432
     try:
         with socket.create_connection((host, port), timeout=1):
@@ -61,67 +46,11 @@ def create_pg_database() -> tuple[str, callable]:
     return f"{base}/{name}", drop
 
 
-def bidcast(args: list[str], env: dict[str, str], **kw) -> subprocess.CompletedProcess:  # noqa: ANN003
-    return subprocess.run([sys.executable, "-m", "bidcast", *args], env=env, check=True,
-                          capture_output=True, text=True, **kw)
-
-
 @dataclass
-class Server:
+class Server(ServerProcess):
     """One `bidcast serve` process on a free port, over a given database."""
-    database_url: str
-    workdir: Path
-    extra_env: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen | None = None
+    secret_key: str = "test-secret"
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update({"BIDCAST_DATABASE_URL": self.database_url, "BIDCAST_PORT": str(self.port),
-                    "BIDCAST_SECRET_KEY": "test-secret", "BIDCAST_LOG_LEVEL": "warning"})
-        env.update(self.extra_env)
-        return env
-
-    def migrate(self) -> None:
-        bidcast(["db", "upgrade"], self.env, cwd=self.workdir)
-
-    def create_admin(self, email: str, password: str) -> None:
-        bidcast(["create-admin", email, "--password", password], self.env, cwd=self.workdir)
-
-    def start(self, timeout: float = 30.0) -> Server:
-        log = open(self.workdir / f"server-{self.port}.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "bidcast", "serve"], env=self.env,
-                                     cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("server did not become healthy in time")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 REDIS_URL = os.environ.get("BIDCAST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
