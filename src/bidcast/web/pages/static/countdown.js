@@ -25,9 +25,10 @@ export class ServerClock {
     }
     let best = -Infinity;
     for (const [, off] of this.samples) if (off > best) best = off;
-    // Ease toward the estimate so the countdown does not jump by a few ms on every message,
-    // but take big corrections (first sample, a changed phone clock) at once.
-    if (this.offset === null || Math.abs(best - this.offset) > 1000) this.offset = best;
+    // A reading can only understate the offset (a message is stamped before it travels), so a
+    // larger one is simply better: take it at once. Ease down only when old readings expire,
+    // and take big corrections (first sample, a changed phone clock) at once.
+    if (this.offset === null || best > this.offset || this.offset - best > 1000) this.offset = best;
     else this.offset += (best - this.offset) * 0.3;
   }
 
