@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import time
 
-from .api import Api
+import httpx
+
+from .api import Api, key
 
 
 def test_proxy_bidding_and_close_creates_the_winners_order(api: Api) -> None:
@@ -54,3 +56,26 @@ def test_seller_cannot_bid_and_banned_user_is_refused(api: Api) -> None:
     r = api.bid(mallory, aid, amount=500)
     assert r.status_code == 403 and r.json()["error"]["code"] == "banned"
     assert api.auction(aid)["bid_count"] == 0
+
+
+def test_shop_applications_are_private_until_approved(api: Api) -> None:
+    applicant, stranger = api.user("applicant"), api.user("stranger")
+    r = api.http.post("/api/v1/shops", headers=applicant.headers, json={
+        "name": f"Pending {key()[:8]}", "description": "d", "contact_email": applicant.email})
+    shop_id = r.json()["shop"]["id"]
+    assert api.http.get(f"/api/v1/shops/{shop_id}", headers=stranger.headers).status_code == 404
+    mine = api.http.get(f"/api/v1/shops/{shop_id}", headers=applicant.headers).json()["shop"]
+    assert mine["contact_email"] == applicant.email
+    api.http.post(f"/api/v1/admin/shops/{shop_id}/review", headers=api.admin().headers, json={"approve": True})
+    with httpx.Client(base_url=api.base_url) as anonymous:  # no cookies from earlier logins
+        public = anonymous.get(f"/api/v1/shops/{shop_id}").json()["shop"]
+    assert public["status"] == "approved" and "contact_email" not in public
+
+
+def test_a_bid_flood_from_one_person_is_throttled_without_storing_it(api: Api) -> None:
+    seller, flood = api.seller(), api.user("flood")
+    aid = api.live_lot(seller, duration_seconds=120)["id"]
+    codes = [api.bid(flood, aid, amount=100 + i).status_code for i in range(80)]
+    assert 429 in codes
+    limited = next(r for r in (api.bid(flood, aid, amount=5) for _ in range(3)) if r.status_code == 429)
+    assert limited.json()["error"]["code"] == "rate_limited"

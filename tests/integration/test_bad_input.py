@@ -64,7 +64,7 @@ class World:
             "rooms": [get(f"/api/v1/rooms/{r}") for r in (self.room, self.pending_room)],
             "catalog": [get(f"/api/v1/products?shop_id={s}&limit=200") for s in (self.shop, self.rival_shop)],
             "products": [get(f"/api/v1/products/{p}") for p in (self.product, self.rival_product)],
-            "shops": [get(f"/api/v1/shops/{s}") for s in (self.shop, self.pending_shop)],
+            "shops": [get(f"/api/v1/shops/{s}", self.admin) for s in (self.shop, self.pending_shop)],
             "users": [get("/api/v1/me", u) for u in (self.alice, self.bob, self.seller, self.rival)],
             "orders": [get(f"/api/v1/orders?as_seller={s}", u)
                        for u in (self.alice, self.bob, self.seller) for s in ("false", "true")],

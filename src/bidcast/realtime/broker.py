@@ -140,7 +140,11 @@ class RedisBroker:
                     try:
                         await pipe.execute()
                     except Exception:
-                        log.exception("publishing %d room events to Redis failed", len(batch))
+                        # Keep the events, in order, and try again: a dropped event would never
+                        # get a seq, so no client could even notice the gap.
+                        log.exception("publishing %d room events to Redis failed; retrying", len(batch))
+                        self._outbox.extendleft(reversed(batch))
+                        await asyncio.sleep(0.5)
 
     async def subscribe(self, room_id: int, handler: Handler) -> int:
         """Start receiving the room's events after the current last one; returns its seq."""

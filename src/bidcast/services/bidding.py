@@ -1,14 +1,21 @@
 """The one way in for a bid, whether it comes over HTTP or the room's socket."""
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..storage.models import Auction
+from ..errors import AppError
 from .accounts import Accounts, Principal
 from .auction_engine import AuctionEngine
 from .bid_results import BidResult
 from .chat import Chat
+
+
+BID_BURST = 50      # bids one person may send at once ...
+BIDS_PER_S = 20.0   # ... then this many a second
 
 
 class Bidding:
@@ -19,6 +26,7 @@ class Bidding:
         self._engine = engine
         self._chat = chat
         self._room_of: dict[int, int | None] = {}  # an auction never changes room
+        self._buckets: dict[int, tuple[float, float]] = {}
 
     async def room_of(self, auction_id: int) -> int | None:
         if auction_id in self._room_of:
@@ -32,8 +40,21 @@ class Bidding:
         self._room_of[auction_id] = room_id
         return room_id
 
+    def _throttle(self, user_id: int) -> None:
+        """A token bucket per bidder: a flood is refused before it costs a stored attempt."""
+        now = time.monotonic()
+        tokens, at = self._buckets.get(user_id, (float(BID_BURST), now))
+        tokens = min(float(BID_BURST), tokens + (now - at) * BIDS_PER_S)
+        if tokens < 1:
+            raise AppError(429, "rate_limited", "You are bidding too fast; slow down a little.",
+                           retry_after=round((1 - tokens) / BIDS_PER_S, 2))
+        self._buckets[user_id] = (tokens - 1, now)
+        if len(self._buckets) > 100_000:
+            self._buckets.clear()
+
     async def place(self, auction_id: int, who: Principal, kind: str, value: int, key: str) -> BidResult:
         """Account bans and the host's room bans both end in the rules' `banned` rejection."""
+        self._throttle(who.id)
         room_id = await self.room_of(auction_id)
         banned = (who.banned or await self._accounts.is_banned(who.id)
                   or (room_id is not None and await self._chat.is_banned(room_id, who.id)))

@@ -27,10 +27,13 @@ def user(p: Principal, *, private: bool = True) -> dict[str, Any]:
     return out
 
 
-def shop(s: Shop) -> dict[str, Any]:
-    return {"id": s.id, "owner_id": s.owner_id, "name": s.name, "description": s.description,
-            "contact_email": s.contact_email, "status": s.status, "review_reason": s.review_reason,
-            "reviewed_at": iso(s.reviewed_at), "created_at": iso(s.created_at)}
+def shop(s: Shop, *, private: bool = True) -> dict[str, Any]:
+    out = {"id": s.id, "owner_id": s.owner_id, "name": s.name, "description": s.description,
+           "status": s.status, "created_at": iso(s.created_at)}
+    if private:
+        out |= {"contact_email": s.contact_email, "review_reason": s.review_reason,
+                "reviewed_at": iso(s.reviewed_at)}
+    return out
 
 
 def product(p: Product) -> dict[str, Any]:

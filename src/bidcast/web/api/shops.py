@@ -4,7 +4,8 @@ from fastapi import APIRouter, Depends, Request
 
 from ...services.accounts import Principal
 from .. import views
-from ..auth import admin_user, current_user
+from ...errors import not_found
+from ..auth import admin_user, current_user, optional_user
 from ..schemas import Id, ReviewIn, ShopIn
 
 router = APIRouter(prefix="/api/v1", tags=["shops"])
@@ -23,8 +24,13 @@ async def my_shop(request: Request, who: Principal = Depends(current_user)) -> d
 
 
 @router.get("/shops/{shop_id}")
-async def get_shop(shop_id: Id, request: Request) -> dict:
-    return {"shop": views.shop(await request.app.state.c.shops.get(shop_id))}
+async def get_shop(shop_id: Id, request: Request,
+                   viewer: Principal | None = Depends(optional_user)) -> dict:
+    shop = await request.app.state.c.shops.get(shop_id)
+    private = viewer is not None and (viewer.id == shop.owner_id or viewer.has("admin"))
+    if not private and shop.status != "approved":
+        raise not_found("Shop")  # applications are between the applicant and the reviewers
+    return {"shop": views.shop(shop, private=private)}
 
 
 @router.get("/admin/shops")

@@ -18,7 +18,7 @@ templates.env.autoescape = True
 
 # No inline scripts or styles anywhere: every script is a same-origin module.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-       "media-src 'self' blob: https:; worker-src 'self' blob:; connect-src 'self' ws: wss:; "
+       "media-src 'self' blob: https:; worker-src 'self' blob:; connect-src 'self'; "
        "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                     "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"}
