@@ -96,8 +96,10 @@ def unique(word: str) -> str:
 
 
 # ---- the browser -----------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API keeps an event loop running in this thread while it is
+    # open, which would stop later tests from using asyncio.run().
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b

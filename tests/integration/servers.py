@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 import socket
 import uuid
 from dataclasses import dataclass
@@ -31,18 +32,23 @@ def create_pg_database() -> tuple[str, callable]:
     name = f"bidcast_t_{uuid.uuid4().hex[:10]}"
     admin_dsn = PG_URL
 
-    async def run(sql: str) -> None:
+    async def execute(sql: str) -> None:
         conn = await asyncpg.connect(admin_dsn)
         try:
             await conn.execute(sql)
         finally:
             await conn.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    def run(sql: str) -> None:
+        # In a thread of its own: the caller's thread may already run an event loop.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, execute(sql)).result()
+
+    run(f'CREATE DATABASE "{name}"')
     base = PG_URL.rsplit("/", 1)[0]
 
     def drop() -> None:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return f"{base}/{name}", drop
 
 
