@@ -82,4 +82,5 @@ def build(settings: Settings) -> Container:
                      catalog=Catalog(sessions, shops), engine=engine, rooms=Rooms(sessions, engine),
                      auctions=AuctionQueries(sessions, engine), orders=Orders(sessions),
                      broker=broker, hubs=hubs, chat=chat,
-                     room_views=room_views, bidding=Bidding(sessions, engine, chat, accounts))
+                     room_views=room_views, bidding=Bidding(sessions, engine, chat, accounts,
+                                                      settings.bid_burst, settings.bid_rate_per_s))

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     soft_close_seconds: int = 10
     # Largest number of bids the auction writer commits in one transaction.
     bid_batch_max: int = 512
+    # Per-bidder flood limit: this many bids at once, then this many a second.
+    bid_burst: int = 50
+    bid_rate_per_s: float = 20.0
     # Files served at /media (product images, the demo's HLS stream).
     media_dir: str = "var/media"
     # Where hls.js was installed (by `make demo`), served at /static/vendor for browsers

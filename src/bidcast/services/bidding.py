@@ -20,7 +20,8 @@ BIDS_PER_S = 20.0   # ... then this many a second
 
 class Bidding:
     def __init__(self, sessions: async_sessionmaker, engine: AuctionEngine, chat: Chat,
-                 accounts: Accounts) -> None:
+                 accounts: Accounts, burst: int = BID_BURST, per_second: float = BIDS_PER_S) -> None:
+        self._burst, self._per_second = float(burst), per_second
         self._sessions = sessions
         self._accounts = accounts
         self._engine = engine
@@ -43,11 +44,11 @@ class Bidding:
     def _throttle(self, user_id: int) -> None:
         """A token bucket per bidder: a flood is refused before it costs a stored attempt."""
         now = time.monotonic()
-        tokens, at = self._buckets.get(user_id, (float(BID_BURST), now))
-        tokens = min(float(BID_BURST), tokens + (now - at) * BIDS_PER_S)
+        tokens, at = self._buckets.get(user_id, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - at) * self._per_second)
         if tokens < 1:
             raise AppError(429, "rate_limited", "You are bidding too fast; slow down a little.",
-                           retry_after=round((1 - tokens) / BIDS_PER_S, 2))
+                           retry_after=round((1 - tokens) / self._per_second, 2))
         self._buckets[user_id] = (tokens - 1, now)
         if len(self._buckets) > 100_000:
             self._buckets.clear()
