@@ -13,7 +13,9 @@ from .config import Settings
 from .realtime.bridge import auction_events_to_room
 from .realtime.broker import Broker, MemoryBroker, RedisBroker
 from .realtime.hub import Hubs
+from .payments.sandbox import SandboxProvider
 from .services.bidding import Bidding
+from .services.order_payments import OrderPayments
 from .services.chat import Chat
 from .services.room_views import RoomViews
 from .services.accounts import Accounts
@@ -44,6 +46,7 @@ class Container:
     chat: Chat
     room_views: RoomViews
     bidding: Bidding
+    payments: OrderPayments
 
     async def start(self) -> None:
         tune_gc()
@@ -82,5 +85,6 @@ def build(settings: Settings) -> Container:
                      catalog=Catalog(sessions, shops), engine=engine, rooms=Rooms(sessions, engine),
                      auctions=AuctionQueries(sessions, engine), orders=Orders(sessions),
                      broker=broker, hubs=hubs, chat=chat,
-                     room_views=room_views, bidding=Bidding(sessions, engine, chat, accounts,
+                     room_views=room_views, payments=OrderPayments(sessions, SandboxProvider()),
+                     bidding=Bidding(sessions, engine, chat, accounts,
                                                       settings.bid_burst, settings.bid_rate_per_s))

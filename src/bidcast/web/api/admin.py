@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
+from pydantic import StringConstraints
 
 from ...services.accounts import Principal
 from .. import views
-from ..schemas import Id
 from ..auth import admin_user, current_user
+from ..schemas import Id, In
 
 router = APIRouter(prefix="/api/v1", tags=["admin", "orders"])
 
@@ -34,3 +37,22 @@ async def my_orders(request: Request, as_seller: bool = False,
 @router.get("/orders/{order_id}")
 async def get_order(order_id: Id, request: Request, who: Principal = Depends(current_user)) -> dict:
     return {"order": views.order(await request.app.state.c.orders.get(who, order_id))}
+
+
+class PayIn(In):
+    # A sandbox test card number or a provider token; Bidcast never stores it.
+    payment_method: Annotated[str, StringConstraints(min_length=4, max_length=64)]
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+@router.post("/orders/{order_id}/pay")
+async def pay_order(order_id: Id, body: PayIn, request: Request, who: Principal = Depends(current_user)) -> dict:
+    return await request.app.state.c.payments.pay(who, order_id, body.payment_method, body.idempotency_key)
+
+
+@router.get("/shops/mine/balance")
+async def my_balance(request: Request, who: Principal = Depends(current_user)) -> dict:
+    shop = await request.app.state.c.shops.of_owner(who.id)
+    if shop is None:
+        return {"balance": {}}
+    return {"balance": await request.app.state.c.payments.seller_balance(shop.id)}
