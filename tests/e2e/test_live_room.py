@@ -261,3 +261,20 @@ def test_screenshots_of_a_running_auction(web: Web, api: Api) -> None:
         page.screenshot(path=str(path), animations="disabled")
         assert path.stat().st_size < 600_000, (name, path.stat().st_size)
     web.assert_no_console_errors()
+
+
+def test_the_winner_pays_from_my_orders(web: Web, api: Api) -> None:
+    seller, winner = api.seller(), api.user("Payer")
+    show = live_show(api, seller, [unique("Paid lot")], duration_seconds=6)
+    assert api.bid(winner, show["auction_id"], amount=2500).status_code == 201
+    api.wait_closed(show["auction_id"], timeout=20)
+    page = web.page(winner, "/me/orders")
+    page.get_by_test_id("pay-card").fill("4000 0000 0000 0002")
+    page.get_by_test_id("pay-submit").click()
+    expect(page.get_by_test_id("pay-error")).to_contain_text("declined")
+    page.get_by_test_id("pay-card").fill("4242 4242 4242 4242")
+    page.get_by_test_id("pay-submit").click()
+    expect(page.get_by_test_id("pay-form")).to_have_count(0)
+    assert api.orders(winner)[0]["status"] == "paid"
+    # The only console error allowed is the browser's own note about the declined card's 402.
+    assert all("402" in e for e in web.errors), web.errors

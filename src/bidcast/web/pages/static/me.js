@@ -1,5 +1,5 @@
 // A person's own pages: overview, bids, orders, notifications (read from /api/v1/me/...).
-import { api, el, money } from "/static/app.js";
+import { api, ApiError, el, money, showError, uuid } from "/static/app.js";
 import { badge, empty, fill, orderBadge, poll, thumb, time } from "/static/me_ui.js";
 
 const BID_STATE = {
@@ -61,7 +61,37 @@ export function orderRow(o) {
     el("div", { class: "item-side" },
       orderBadge(o.status),
       el("span", { class: "price" }, priceOf(o.total)),
-      o.status === "awaiting_payment" ? el("span", { class: "muted small" }, "to pay") : null));
+      o.status === "awaiting_payment" ? el("span", { class: "muted small" }, "to pay") : null),
+    o.status === "awaiting_payment" ? payForm(o) : null);
+}
+
+// Pay without leaving the page. One idempotency key per form: a double click or a retry after a
+// network error can never charge twice. The card number goes to the payment provider only.
+function payForm(o) {
+  let key = uuid();
+  const card = el("input", { name: "payment_method", inputmode: "numeric", autocomplete: "cc-number",
+    placeholder: "Card number (sandbox: 4242 4242 4242 4242)", "data-testid": "pay-card", required: true });
+  const error = el("p", { class: "error", hidden: true, "data-testid": "pay-error" });
+  const button = el("button", { type: "submit", class: "small", "data-testid": "pay-submit" }, `Pay ${priceOf(o.total)}`);
+  return el("form", {
+    class: "pay-form", "data-testid": "pay-form",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      error.hidden = true;
+      button.disabled = true;
+      try {
+        await api("POST", `/api/v1/orders/${o.id}/pay`,
+          { payment_method: card.value.replace(/\s+/g, ""), idempotency_key: key });
+        window.location.reload();
+      } catch (err) {
+        showError(error, err);
+        button.disabled = false;
+        // The server answered (a decline, say): the next try is a new attempt with a new key.
+        // Without an answer (network), the same key makes the retry safe.
+        if (err instanceof ApiError) key = uuid();
+      }
+    },
+  }, card, button, error);
 }
 
 export function newsRow(n) {
