@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await c.start()
         recovered = await c.engine.recover()
         c.engine.start_sweeper()
+        c.deadlines.start(settings.deadline_sweep_seconds)
         log.info("recovered %d running auctions", recovered)
         try:
             yield

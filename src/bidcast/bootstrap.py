@@ -15,6 +15,7 @@ from .realtime.broker import Broker, MemoryBroker, RedisBroker
 from .realtime.hub import Hubs
 from .payments.sandbox import SandboxProvider
 from .services.bidding import Bidding
+from .services.order_deadlines import OrderDeadlines
 from .services.order_payments import OrderPayments
 from .services.chat import Chat
 from .services.room_views import RoomViews
@@ -47,6 +48,7 @@ class Container:
     room_views: RoomViews
     bidding: Bidding
     payments: OrderPayments
+    deadlines: OrderDeadlines
 
     async def start(self) -> None:
         tune_gc()
@@ -54,6 +56,7 @@ class Container:
         self.hubs.start()
 
     async def close(self) -> None:
+        await self.deadlines.stop()
         await self.hubs.stop()
         await self.engine.stop()
         await self.broker.stop()
@@ -74,7 +77,8 @@ def build(settings: Settings) -> Container:
     sessions = session_factory(db)
     accounts = Accounts(sessions)
     shops = Shops(sessions, accounts)
-    engine = AuctionEngine(AuctionStore(sessions), batch_max=settings.bid_batch_max)
+    engine = AuctionEngine(AuctionStore(sessions, settings.payment_window_seconds),
+                           batch_max=settings.bid_batch_max)
     broker: Broker = (RedisBroker(settings.redis_url, f"{socket.gethostname()}:{os.getpid()}")
                       if settings.redis_url else MemoryBroker())
     engine.add_sink(auction_events_to_room(broker))
@@ -86,5 +90,6 @@ def build(settings: Settings) -> Container:
                      auctions=AuctionQueries(sessions, engine), orders=Orders(sessions),
                      broker=broker, hubs=hubs, chat=chat,
                      room_views=room_views, payments=OrderPayments(sessions, SandboxProvider()),
+                     deadlines=OrderDeadlines(sessions, accounts),
                      bidding=Bidding(sessions, engine, chat, accounts,
                                                       settings.bid_burst, settings.bid_rate_per_s))

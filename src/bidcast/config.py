@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # Largest number of bids the auction writer commits in one transaction.
     bid_batch_max: int = 512
     # Per-bidder flood limit: this many bids at once, then this many a second.
+    # An auction winner pays within this window, else the order is cancelled and they get a strike.
+    payment_window_seconds: int = 24 * 3600
+    deadline_sweep_seconds: float = 30.0
     bid_burst: int = 50
     bid_rate_per_s: float = 20.0
     # Files served at /media (product images, the demo's HLS stream).

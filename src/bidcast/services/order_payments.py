@@ -16,7 +16,7 @@ from ..domain.ledger import CommissionPolicy, order_paid
 from ..errors import AppError, not_found
 from ..payments.provider import PaymentError, PaymentProvider
 from ..storage.ledger_store import account_balances, record
-from ..storage.models import Order, Payment, Product, utcnow
+from ..storage.models import Order, OrderEvent, Payment, Product, utcnow
 from .accounts import Principal
 
 
@@ -66,6 +66,8 @@ class OrderPayments:
                                   captured=intent.captured)
                 s.add(payment)
                 fresh.status, fresh.paid_at = "paid", utcnow()
+                s.add(OrderEvent(order_id=order_id, kind="paid", actor_id=who.id,
+                                 detail=f"{intent.captured} {intent.currency} captured"))
                 await record(s, tx)
         except IntegrityError:
             raise AppError(409, "not_payable", "This order has already been paid.") from None

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..errors import forbidden, not_found
-from ..storage.models import Order
+from ..storage.models import Order, OrderEvent
 from .accounts import Principal
 
 
@@ -27,6 +27,11 @@ class Orders:
         if who.id not in (order.buyer_id, order.seller_id) and not who.has("admin"):
             raise not_found("Order")  # do not reveal that someone else's order exists
         return order
+
+    async def events(self, order_id: int) -> list[OrderEvent]:
+        async with self._sessions() as s:
+            return list((await s.execute(select(OrderEvent).where(OrderEvent.order_id == order_id)
+                                         .order_by(OrderEvent.id))).scalars())
 
     async def for_auction(self, auction_id: int) -> list[Order]:
         async with self._sessions() as s:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..domain.auction import AuctionRules, AuctionState, Closed, Format, Outcome, Status
 from ..domain.increments import ladder_from_list
-from .models import Auction, Bid, BidRejection, Order, Product, User
+from .models import Auction, Bid, BidRejection, Order, OrderEvent, Product, User
 
 
 class StaleWriter(RuntimeError):
@@ -62,8 +62,9 @@ class AuctionMeta:
 
 
 class AuctionStore:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, payment_window_s: float = 24 * 3600) -> None:
         self._sessions = sessions
+        self._payment_window_s = payment_window_s
 
     async def load(self, auction_id: int) -> tuple[AuctionState, AuctionMeta, list[Bid]] | None:
         async with self._sessions() as s:
@@ -113,7 +114,7 @@ class AuctionStore:
             if rejections:
                 await (await s.connection()).execute(BidRejection.__table__.insert(), rejections)
             if closed is not None:
-                return await _settle(s, state, closed, meta)
+                return await _settle(s, state, closed, meta, self._payment_window_s)
         return None
 
     async def close(self, state: AuctionState, expected_seq: int, closed: Closed,
@@ -126,7 +127,8 @@ def _closed_fields(state: AuctionState, closed: Closed) -> dict[str, Any]:
                 final_price=closed.final_price, closed_at=to_dt(closed.closed_at))
 
 
-async def _settle(s, state: AuctionState, closed: Closed, meta: AuctionMeta) -> int | None:  # noqa: ANN001
+async def _settle(s, state: AuctionState, closed: Closed, meta: AuctionMeta,  # noqa: ANN001
+                  payment_window_s: float) -> int | None:
     """The winner's order, in the closing transaction; an unsold lot's unit goes back to stock."""
     if closed.outcome is Outcome.SOLD:
         assert closed.winner_id is not None and closed.final_price is not None
@@ -134,8 +136,13 @@ async def _settle(s, state: AuctionState, closed: Closed, meta: AuctionMeta) -> 
             buyer_id=closed.winner_id, seller_id=state.rules.seller_id, shop_id=meta.shop_id,
             product_id=meta.product_id, auction_id=state.id, amount=closed.final_price,
             currency=state.rules.currency, status="awaiting_payment",
-            created_at=to_dt(closed.closed_at)).returning(Order.id))
-        return res.scalar_one()
+            created_at=to_dt(closed.closed_at),
+            pay_by=to_dt(closed.closed_at + payment_window_s)).returning(Order.id))
+        order_id = res.scalar_one()
+        await s.execute(insert(OrderEvent).values(
+            order_id=order_id, kind="created", created_at=to_dt(closed.closed_at),
+            detail=f"won auction #{state.id}; pay within {int(payment_window_s // 3600) or 1} h"))
+        return order_id
     await s.execute(update(Product).where(Product.id == meta.product_id)
                     .values(stock=Product.stock + 1))
     return None

@@ -43,6 +43,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     roles: Mapped[str] = mapped_column(String(100), default="buyer")  # comma-separated
     banned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Unpaid auction wins; at STRIKES_TO_SUSPEND the account may no longer bid (see order_deadlines).
+    strikes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -197,6 +199,8 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(20), default="awaiting_payment")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pay_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class ChatMessage(Base):
@@ -254,3 +258,14 @@ class LedgerPosting(Base):
     account: Mapped[str] = mapped_column(String(60), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+
+
+class OrderEvent(Base):
+    """The order's audit trail: every change, who made it and why, visible to buyer and seller."""
+    __tablename__ = "order_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -92,4 +92,5 @@ def order(o: Order) -> dict[str, Any]:
     return {"id": o.id, "buyer_id": o.buyer_id, "seller_id": o.seller_id, "shop_id": o.shop_id,
             "product_id": o.product_id, "auction_id": o.auction_id,
             "total": {"amount": o.amount, "currency": o.currency}, "status": o.status,
-            "created_at": iso(o.created_at)}
+            "created_at": iso(o.created_at), "pay_by": iso(o.pay_by), "paid_at": iso(o.paid_at),
+            "cancel_reason": o.cancel_reason}

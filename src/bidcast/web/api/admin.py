@@ -36,7 +36,11 @@ async def my_orders(request: Request, as_seller: bool = False,
 
 @router.get("/orders/{order_id}")
 async def get_order(order_id: Id, request: Request, who: Principal = Depends(current_user)) -> dict:
-    return {"order": views.order(await request.app.state.c.orders.get(who, order_id))}
+    orders = request.app.state.c.orders
+    order = await orders.get(who, order_id)
+    return {"order": views.order(order) | {"events": [
+        {"kind": e.kind, "detail": e.detail, "at": views.iso(e.created_at)}
+        for e in await orders.events(order.id)]}}
 
 
 class PayIn(In):
