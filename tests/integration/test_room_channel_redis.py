@@ -176,7 +176,7 @@ def test_a_late_joiner_on_the_other_process_gets_the_current_lot(cluster: tuple[
 
 
 def test_a_room_ban_closes_the_users_sockets_on_every_process(cluster: tuple[Server, Server]) -> None:
-    """The host bans on A; the banned user's socket on B closes, and B refuses them afterwards."""
+    """The host bans on A; the banned user's socket on B closes, and B refuses them at once."""
     a, b = cluster
     api = Api(a.url)
     seller, mallory = api.seller(), api.user("mallory")
@@ -192,35 +192,6 @@ def test_a_room_ban_closes_the_users_sockets_on_every_process(cluster: tuple[Ser
             await sock_b.wait_type("snapshot")
             await http_a.moderate(seller, room, mallory.id, "ban")
             assert await sock_b.wait_closed(5) == 4403, "the ban notice reaches B and closes the socket"
-            await asyncio.sleep(2.1)  # per-process restriction caches live 2 s (see the xfail below)
-            again = await connect(b.url, room, mallory, name="mallory again@B")
-            clients.append(again)
-            assert await again.wait_closed(5) == 4403
-            assert (await http_b.chat(mallory, room, "hello?")).status_code == 403
-        finally:
-            await close_all(clients)
-            await http_a.aclose()
-            await http_b.aclose()
-
-    run(scenario())
-
-
-def test_a_user_banned_on_one_process_cannot_rejoin_the_other_at_once(cluster: tuple[Server, Server]) -> None:
-    a, b = cluster
-    api = Api(a.url)
-    seller, mallory = api.seller(), api.user("mallory")
-    room = pending_lot(api, seller)["room_id"]
-    api.close()
-
-    async def scenario() -> None:
-        http_a, http_b = AsyncApi(a.url), AsyncApi(b.url)
-        clients: list[RoomClient] = []
-        try:
-            sock_b = await connect(b.url, room, mallory, name="mallory@B")
-            clients.append(sock_b)
-            await sock_b.wait_type("snapshot")
-            await http_a.moderate(seller, room, mallory.id, "ban")
-            assert await sock_b.wait_closed(5) == 4403
             again = await connect(b.url, room, mallory, name="mallory again@B")
             clients.append(again)
             try:
