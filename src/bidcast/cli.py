@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
 
 import typer
 
@@ -17,28 +15,62 @@ app.add_typer(db_app, name="db")
 @app.command()
 def serve(host: str = typer.Option(None, help="Bind address (BIDCAST_HOST)."),
           port: int = typer.Option(None, help="Port (BIDCAST_PORT)."),
-          log_level: str = typer.Option(None, help="Log level (BIDCAST_LOG_LEVEL).")) -> None:
+          log_level: str = typer.Option(None, help="Log level (BIDCAST_LOG_LEVEL)."),
+          workers: int = typer.Option(None, min=1, help="Worker processes behind the one port "
+                                      "(BIDCAST_WORKERS); more than one needs PostgreSQL and Redis.")) -> None:
     """Serve the API and pages."""
+    import os
+
     import uvicorn
+
+    from . import logs
     s = get_settings()
-    logging.basicConfig(level=(log_level or s.log_level).upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
+    workers = workers or int(os.environ.get("BIDCAST_WORKERS", "1") or 1)
+    problem = workers_problem(workers, s.database_url, s.redis_url)
+    if problem:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
+    logs.setup(s.log_format, log_level or s.log_level)
+    if workers > 1:
+        prepare_multiproc_metrics()
+    # With workers > 1 uvicorn binds the port once and supervises the worker processes: each
+    # accepts on the shared socket, and a worker that dies (even by SIGKILL) is replaced.
     uvicorn.run("bidcast.app:create_app", factory=True, host=host or s.host, port=port or s.port,
-                log_level=(log_level or s.log_level).lower(), access_log=False,
+                workers=workers if workers > 1 else None,
+                log_level=(log_level or s.log_level).lower(), access_log=False, log_config=None,
+                timeout_graceful_shutdown=10,
                 # Room events go to thousands of sockets: compressing each copy per socket
                 # would cost more CPU than the bandwidth it saves on these small frames.
                 ws_per_message_deflate=False, ws_max_size=65_536)
 
 
-class _RedactTokens(logging.Filter):
-    """Keep bearer tokens passed as ?token= out of the logs."""
+def workers_problem(workers: int, database_url: str, redis_url: str) -> str | None:
+    """Why `workers` processes cannot share this deployment, or None."""
+    if workers <= 1:
+        return None
+    missing = []
+    if not database_url.startswith("postgresql"):
+        missing.append("PostgreSQL (BIDCAST_DATABASE_URL=postgresql://...): SQLite allows one writer process")
+    if not redis_url:
+        missing.append("Redis (BIDCAST_REDIS_URL=redis://...): the in-memory broker serves one process")
+    if not missing:
+        return None
+    return f"--workers {workers} needs " + " and ".join(missing)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args and isinstance(record.args, tuple):
-            record.args = tuple(re.sub(r"token=[^&\s\"]+", "token=***", a) if isinstance(a, str) else a
-                                for a in record.args)
-        return True
+
+def prepare_multiproc_metrics() -> None:
+    """Workers write their metrics to files in one directory that /metrics sums up; it must
+    start empty (values of an earlier run would be added in)."""
+    import os
+    import tempfile
+    from pathlib import Path
+    d = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not d:
+        d = tempfile.mkdtemp(prefix="bidcast-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = d
+    Path(d).mkdir(parents=True, exist_ok=True)
+    for f in Path(d).glob("*.db"):
+        f.unlink()
 
 
 @db_app.command("upgrade")
@@ -146,13 +178,18 @@ def simulate(url: str = typer.Option("http://127.0.0.1:8000", help="The running 
              host_email: str = typer.Option("", help="Run the show as this host: start lots as they close."),
              host_password: str = typer.Option("", help="The host's password."),
              lot_seconds: int = typer.Option(30, help="Length of each lot the host starts."),
-             chat_rate: float = typer.Option(0.3, help="Messages per second per chatter.")) -> None:
+             chat_rate: float = typer.Option(0.3, help="Messages per second per chatter."),
+             soft_close: int = typer.Option(None, help="Soft-close window of the lots the host starts."),
+             lots: int = typer.Option(0, help="With a host: run this many lots, then stop once the last closed."),
+             bid_pace: float = typer.Option(1.0, help="Seconds between a bidder's looks at the lot."),
+             sample_every: int = typer.Option(1, min=1, help="Measure delivery on one viewer in N.")) -> None:
     """Bring a simulated crowd into a live room over real WebSockets."""
     import json as _json
 
     from .simulate import simulate as run
     host = (host_email, host_password) if host_email else None
-    summary = asyncio.run(run(url, room, viewers, bidders, chatters, seconds, host, lot_seconds, chat_rate))
+    summary = asyncio.run(run(url, room, viewers, bidders, chatters, seconds, host, lot_seconds, chat_rate,
+                              bid_pace, soft_close, lots, sample_every))
     typer.echo(_json.dumps(summary))
 
 

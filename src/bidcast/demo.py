@@ -21,6 +21,12 @@ PRODUCTS = [
     ("Retro game console", "games", "used_fair", 6_000, "Two controllers, cables included."),
     ("Designer handbag", "fashion", "like_new", 32_000, "With dust bag and receipt."),
 ]
+# Sold at a fixed price in the shop (and from the room's shop button), not auctioned.
+SHOP_PRODUCTS = [
+    ("Leather camera strap", "accessories", "new", 2_900, "Hand-stitched, fits most cameras."),
+    ("Film roll, 3-pack", "cameras", "new", 1_800, "ISO 400 colour negative film."),
+    ("Record cleaning kit", "music", "new", 2_400, "Brush, fluid and a microfibre cloth."),
+]
 
 
 async def seed(settings: Settings) -> list[str]:
@@ -37,8 +43,8 @@ async def _seed(c: bootstrap.Container) -> list[str]:
     except AppError:
         return ["demo data already present", *_accounts()]
     admin = await c.accounts.create_admin("admin@bidcast.test", PASSWORD, "Admin")
-    for i in range(1, 4):
-        await c.accounts.register(f"buyer{i}@bidcast.test", PASSWORD, f"Buyer {i}")
+    buyers = [await c.accounts.register(f"buyer{i}@bidcast.test", PASSWORD, f"Buyer {i}")
+              for i in range(1, 4)]
     shop = await c.shops.apply(seller, "Vintage Vault", "Cameras, records and watches.",
                                "seller@bidcast.test")
     await c.shops.review(admin, shop.id, True, None)
@@ -57,8 +63,29 @@ async def _seed(c: bootstrap.Container) -> list[str]:
         await c.rooms.add_lot(seller, room.id, LotSettings(product.id, starting_price=price // 10,
                                                             duration_seconds=60))
     await c.rooms.set_status(seller, room.id, "go_live")
-    return [f"seeded shop #{shop.id} and live room #{room.id} with {len(PRODUCTS)} lots",
-            *_accounts()]
+    first_extra = None
+    for n, (title, cat, cond, price, desc) in enumerate(SHOP_PRODUCTS, start=len(PRODUCTS) + 1):
+        image = write_product_image(media_dir, f"vv-{n:03d}", title, n)
+        product = await c.catalog.create(seller, dict(
+            title=title, description=desc, image_urls=[image], category=cat, condition=cond,
+            sku=f"VV-{n:03d}", price_amount=price, currency="EUR", stock=25))
+        first_extra = first_extra or product
+    order_note = await _a_shipped_order(c, seller, buyers[0], first_extra.id)
+    return [f"seeded shop #{shop.id} and live room #{room.id} with {len(PRODUCTS)} lots, "
+            f"{len(SHOP_PRODUCTS)} shop products, {order_note}", *_accounts()]
+
+
+async def _a_shipped_order(c: bootstrap.Container, seller, buyer, product_id: int) -> str:  # noqa: ANN001
+    """buyer1 bought from the shop, paid and the seller shipped it: the seller center, the order
+    page and the notification center have something real to show from the first minute."""
+    address, _ = await c.addresses.create(buyer.id, dict(
+        name="Buyer One", line1="12 Rue de la Paix", line2="", city="Paris", postal_code="75002",
+        country="FR", phone="+33 1 23 45 67 89"), make_default=True)
+    view, _ = await c.checkouts.place(buyer, "demo-checkout", address.id, {}, [(product_id, 1)])
+    await c.checkouts.pay(buyer, view["id"], "4242424242424242", "demo-pay")
+    order_id = view["orders"][0]["id"]
+    await c.fulfilment.ship(seller, order_id, "dhl", "JD014600006281234567")
+    return f"a shipped shop order #{order_id} for buyer1"
 
 
 def _accounts() -> list[str]:

@@ -52,6 +52,7 @@ class ServerProcess:
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
     secret_key: str = "local-secret"
+    workers: int = 1  # > 1: `bidcast serve --workers N` (PostgreSQL and Redis)
 
     @property
     def url(self) -> str:
@@ -75,7 +76,8 @@ class ServerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / f"server-{self.port}.log"
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "bidcast", "serve"], env=self.env,
+            args = ["--workers", str(self.workers)] if self.workers > 1 else []
+            self.proc = subprocess.Popen([sys.executable, "-m", "bidcast", "serve", *args], env=self.env,
                                          cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
         if not wait_healthy(self.url, timeout, self.proc):
             code = self.proc.poll()
@@ -87,6 +89,15 @@ class ServerProcess:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes under a `--workers N` supervisor (children of the server)."""
+        assert self.proc is not None
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:
+            return []
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

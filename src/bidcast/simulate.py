@@ -19,6 +19,7 @@ import websockets
 CHAT_LINES = ["what a piece!", "is it working?", "shipping to Lyon?", "love this 😍", "too rich for me",
               "go go go", "nice condition", "how old is it?", "last lot was a steal", "👏👏"]
 PASSWORD = "simulated-crowd"
+SERVER_ERRORS = frozenset({"storage_unavailable", "owner_unavailable", "writer_restarting", "internal"})
 
 
 @dataclass
@@ -31,15 +32,30 @@ class Stats:
     chats: int = 0
     lots_started: int = 0
     reconnects: int = 0
+    ack_ms: list[float] = field(default_factory=list)      # bid sent -> bid.ack / bid.rejected
+    rejected_by: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)    # server-side failures, by code
+    lot_ids: list[int] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+    in_flight: dict[str, float] = field(default_factory=dict)
+
+    def error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
 
     def summary(self) -> dict[str, Any]:
-        lat = sorted(self.latencies_ms)
+        lat, acks = sorted(self.latencies_ms), sorted(self.ack_ms)
 
-        def pct(p: float) -> float | None:
-            return round(lat[min(len(lat) - 1, int(p * len(lat)))], 1) if lat else None
-        return {"events": self.events, "delivery_p50_ms": pct(0.5), "delivery_p99_ms": pct(0.99),
+        def pct(v: list[float], p: float) -> float | None:
+            return round(v[min(len(v) - 1, int(p * len(v)))], 1) if v else None
+        took = max(1e-9, time.time() - self.started_at)
+        return {"events": self.events, "delivery_p50_ms": pct(lat, 0.5), "delivery_p99_ms": pct(lat, 0.99),
+                "delivery_samples": len(lat),
                 "bids_sent": self.bids_sent, "acks": self.acks, "rejections": self.rejections,
-                "chats": self.chats, "lots_started": self.lots_started, "reconnects": self.reconnects}
+                "accepted_per_s": round(self.acks / took, 1),
+                "ack_p50_ms": pct(acks, 0.5), "ack_p99_ms": pct(acks, 0.99), "ack_samples": len(acks),
+                "unanswered_bids": len(self.in_flight), "rejected_by": self.rejected_by,
+                "errors": self.errors, "chats": self.chats, "lots_started": self.lots_started,
+                "lot_ids": self.lot_ids, "reconnects": self.reconnects, "seconds": round(took, 1)}
 
 
 class Crowd:
@@ -49,6 +65,7 @@ class Crowd:
         self.room_id = room_id
         self.stats = stats
         self.http = httpx.AsyncClient(base_url=self.base, timeout=30)
+        self.show_over = asyncio.Event()
 
     async def account(self, tag: str, n: int) -> str:
         email = f"sim-{tag}-{n}@crowd.bidcast.test"
@@ -61,28 +78,44 @@ class Crowd:
         return r.json()["token"]
 
     async def member(self, token: str | None, on_event, stop: asyncio.Event, sample: bool = True) -> None:  # noqa: ANN001
-        """Stay in the room (reconnecting and resuming) and feed each message to on_event."""
+        """Stay in the room (reconnecting and resuming) and feed each message to on_event;
+        `on_event` None: a pure viewer, not even parsed unless `sample`."""
         url = f"{self.ws_base}/ws/rooms/{self.room_id}" + (f"?token={token}" if token else "")
         last_seq: int | None = None
         while not stop.is_set():
             try:
                 async with websockets.connect(url, max_queue=None, open_timeout=20) as ws:
                     await ws.send(json.dumps({"type": "hello", "last_seq": last_seq}))
-                    while not stop.is_set():
-                        try:
-                            raw = await asyncio.wait_for(ws.recv(), 0.5)
-                        except TimeoutError:
-                            continue
-                        msg = json.loads(raw)
-                        if not msg.get("personal"):
-                            last_seq = msg["seq"]
-                            self.stats.events += 1
-                            if sample and msg["type"] != "snapshot":
-                                self.stats.latencies_ms.append(time.time() * 1000 - msg["ts"])
-                        await on_event(ws, msg)
+                    watch = asyncio.get_running_loop().create_task(_close_when(stop, ws))
+                    parse = on_event is not None or sample
+                    try:
+                        while True:
+                            raw = await ws.recv(decode=parse)
+                            if not parse:
+                                self.stats.events += 1  # a watcher that is not measured: no parsing
+                                continue
+                            msg = json.loads(raw)
+                            if not msg.get("personal"):
+                                last_seq = msg["seq"]
+                                self.stats.events += 1
+                                if sample and msg["type"] != "snapshot":
+                                    self.stats.latencies_ms.append(time.time() * 1000 - msg["ts"])
+                            if on_event is not None:
+                                await on_event(ws, msg)
+                    finally:
+                        watch.cancel()
+            except websockets.ConnectionClosedOK:
+                if stop.is_set():
+                    return
+                self.stats.reconnects += 1
             except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
                 self.stats.reconnects += 1
-                await asyncio.sleep(0.5 + random.random())
+                await asyncio.sleep(0.2 + 0.5 * random.random())
+
+
+async def _close_when(stop: asyncio.Event, ws) -> None:  # noqa: ANN001
+    await stop.wait()
+    await ws.close()
 
 
 class Bidder:
@@ -111,10 +144,19 @@ class Bidder:
             self.lot["closes_at"] = d["closes_at"]
         elif t == "auction.closed" and self.lot and self.lot["id"] == d["auction_id"]:
             self.lot["status"] = "closed"
-        elif t == "bid.ack":
-            self.crowd.stats.acks += 1
-        elif t == "bid.rejected":
-            self.crowd.stats.rejections += 1
+        elif t in ("bid.ack", "bid.rejected"):
+            st = self.crowd.stats
+            sent = st.in_flight.pop(d.get("idempotency_key") or "", None)
+            if sent is not None:
+                st.ack_ms.append((time.perf_counter() - sent) * 1000)
+            if t == "bid.ack":
+                st.acks += 1
+            else:
+                st.rejections += 1
+                code = d.get("code") or "?"
+                st.rejected_by[code] = st.rejected_by.get(code, 0) + 1
+                if code in SERVER_ERRORS:
+                    st.error(code)
 
     async def act(self, ws) -> None:  # noqa: ANN001
         lot = self.lot
@@ -122,7 +164,8 @@ class Bidder:
             return
         if (lot.get("leader") or {}).get("id") == self.me:
             return
-        worth = self.valuation.setdefault(lot["id"], int(lot["starting_price"] * random.uniform(1.2, 4.0)))
+        # Valuations spread widely (a few keen collectors), so the bidding lasts the whole lot.
+        worth = self.valuation.setdefault(lot["id"], int(lot["starting_price"] * min(100.0, random.paretovariate(0.6))))
         nxt = lot["min_next_bid"]
         if nxt > worth:
             return
@@ -138,11 +181,13 @@ class Bidder:
         else:
             body["amount"] = nxt
         self.crowd.stats.bids_sent += 1
+        self.crowd.stats.in_flight[body["idempotency_key"]] = time.perf_counter()
         await ws.send(json.dumps(body))
 
 
-async def run_bidder(crowd: Crowd, n: int, style: str, stop: asyncio.Event, pace: float) -> None:
-    token = await crowd.account("bidder", n)
+async def run_bidder(crowd: Crowd, n: int, style: str, stop: asyncio.Event, pace: float,
+                     token: str | None = None) -> None:
+    token = token or await crowd.account("bidder", n)
     bidder = Bidder(crowd, style)
     ws_holder: dict[str, Any] = {}
 
@@ -162,8 +207,9 @@ async def run_bidder(crowd: Crowd, n: int, style: str, stop: asyncio.Event, pace
     await asyncio.gather(crowd.member(token, on_event, stop), loop())
 
 
-async def run_chatter(crowd: Crowd, n: int, stop: asyncio.Event, per_second: float) -> None:
-    token = await crowd.account("chatter", n)
+async def run_chatter(crowd: Crowd, n: int, stop: asyncio.Event, per_second: float,
+                      token: str | None = None) -> None:
+    token = token or await crowd.account("chatter", n)
     holder: dict[str, Any] = {}
 
     async def on_event(ws, msg) -> None:  # noqa: ANN001
@@ -185,7 +231,7 @@ async def run_chatter(crowd: Crowd, n: int, stop: asyncio.Event, per_second: flo
 
 
 async def run_host(crowd: Crowd, email: str, password: str, stop: asyncio.Event,
-                   lot_seconds: int) -> None:
+                   lot_seconds: int, soft_close: int | None = None, max_lots: int = 0) -> None:
     """Keeps the show going: starts the next lot when one closes, refills and restocks the lineup.
     Survives server restarts: any failure waits a moment and tries again."""
     h: dict[str, str] = {}
@@ -195,11 +241,20 @@ async def run_host(crowd: Crowd, email: str, password: str, stop: asyncio.Event,
                 r = await crowd.http.post("/api/v1/auth/login", json={"email": email, "password": password})
                 r.raise_for_status()
                 h = {"Authorization": f"Bearer {r.json()['token']}"}
+            if max_lots and crowd.stats.lots_started >= max_lots:
+                await _wait_closed(crowd, h, stop)
+                return
+            lot = {"duration_seconds": lot_seconds}
+            if soft_close is not None:
+                lot["soft_close_seconds"] = soft_close
             r = await crowd.http.post(f"/api/v1/rooms/{crowd.room_id}/lots/start-next", headers=h,
-                                      json={"duration_seconds": lot_seconds})
+                                      json=lot)
             code = r.json().get("error", {}).get("code") if r.status_code >= 400 else None
             if r.status_code == 200:
                 crowd.stats.lots_started += 1
+                if crowd.stats.lots_started == 1:
+                    crowd.stats.started_at = time.time()  # rates count from the first lot
+                crowd.stats.lot_ids.append(r.json()["lot"]["id"])
             elif code in ("no_pending_lot", "out_of_stock"):
                 await _refill(crowd, h, restock_only=code == "out_of_stock")
             elif code == "room_not_live":
@@ -209,6 +264,17 @@ async def run_host(crowd: Crowd, email: str, password: str, stop: asyncio.Event,
         except (httpx.HTTPError, ValueError, KeyError):
             h = {}
         await asyncio.sleep(1.0)
+
+
+async def _wait_closed(crowd: Crowd, h: dict[str, str], stop: asyncio.Event) -> None:
+    """After the last lot: until it has closed, then the show is over."""
+    last = crowd.stats.lot_ids[-1] if crowd.stats.lot_ids else None
+    while last is not None and not stop.is_set():
+        r = await crowd.http.get(f"/api/v1/auctions/{last}", headers=h)
+        if r.status_code == 200 and r.json()["auction"]["status"] == "closed":
+            break
+        await asyncio.sleep(0.5)
+    crowd.show_over.set()
 
 
 async def _refill(crowd: Crowd, h: dict[str, str], restock_only: bool = False) -> None:
@@ -225,21 +291,40 @@ async def _refill(crowd: Crowd, h: dict[str, str], restock_only: bool = False) -
 
 async def simulate(base_url: str, room_id: int, viewers: int, bidders: int, chatters: int,
                    seconds: float, host: tuple[str, str] | None = None, lot_seconds: int = 30,
-                   chat_per_second: float = 0.3, bid_pace: float = 1.0) -> dict[str, Any]:
+                   chat_per_second: float = 0.3, bid_pace: float = 1.0, soft_close: int | None = None,
+                   lots: int = 0, sample_every: int = 1) -> dict[str, Any]:
+    """Run the crowd for `seconds` (0: until interrupted), or with `lots` until the host's
+    last lot has closed. Viewers' delivery latency is sampled on one viewer in `sample_every`."""
     stats = Stats()
     crowd = Crowd(base_url, room_id, stats)
     stop = asyncio.Event()
 
-    async def quiet(ws, msg) -> None:  # noqa: ANN001
-        return None
     styles = ["eager", "sniper", "proxy"]
-    tasks = [asyncio.create_task(crowd.member(None, quiet, stop)) for _ in range(viewers)]
-    tasks += [asyncio.create_task(run_bidder(crowd, i, styles[i % 3], stop, bid_pace)) for i in range(bidders)]
-    tasks += [asyncio.create_task(run_chatter(crowd, i, stop, chat_per_second)) for i in range(chatters)]
+    # Accounts first (password hashing is slow on purpose), so a show measures the show.
+    sem = asyncio.Semaphore(8)
+
+    async def account(tag: str, n: int) -> str:
+        async with sem:
+            return await crowd.account(tag, n)
+    b_tokens = await asyncio.gather(*[account("bidder", i) for i in range(bidders)])
+    c_tokens = await asyncio.gather(*[account("chatter", i) for i in range(chatters)])
+    tasks = [asyncio.create_task(crowd.member(None, None, stop, sample=i % sample_every == 0))
+             for i in range(viewers)]
+    tasks += [asyncio.create_task(run_bidder(crowd, i, styles[i % 3], stop, bid_pace, b_tokens[i]))
+              for i in range(bidders)]
+    tasks += [asyncio.create_task(run_chatter(crowd, i, stop, chat_per_second, c_tokens[i]))
+              for i in range(chatters)]
     if host:
-        tasks.append(asyncio.create_task(run_host(crowd, host[0], host[1], stop, lot_seconds)))
+        await asyncio.sleep(3.0 + (viewers + bidders) / 1000)  # everyone is in the room
+        tasks.append(asyncio.create_task(run_host(crowd, host[0], host[1], stop, lot_seconds,
+                                                  soft_close, lots)))
     try:
-        if seconds > 0:
+        if lots and host:
+            try:
+                await asyncio.wait_for(crowd.show_over.wait(), seconds or None)
+            except TimeoutError:
+                pass
+        elif seconds > 0:
             await asyncio.sleep(seconds)
         else:
             await asyncio.Event().wait()

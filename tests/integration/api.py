@@ -64,11 +64,12 @@ class Api:
         assert r.status_code == 201, r.text
         return r.json()["product"]
 
-    def live_lot(self, seller: User, start: bool = True, **lot) -> dict:  # noqa: ANN003
+    def live_lot(self, seller: User, start: bool = True, room_fields: dict | None = None,
+                 **lot) -> dict:  # noqa: ANN003
         """A live room with one lot, started (unless start=False)."""
         product = self.product(seller)
         r = self.http.post("/api/v1/rooms", headers=seller.headers, json={
-            "title": "Test room", "scheduled_at": "2030-01-01T10:00:00Z"})
+            "title": "Test room", "scheduled_at": "2030-01-01T10:00:00Z"} | (room_fields or {}))
         assert r.status_code == 201, r.text
         room = r.json()["room"]
         assert self.http.post(f"/api/v1/rooms/{room['id']}/go-live", headers=seller.headers).status_code == 200

@@ -47,3 +47,20 @@ def test_an_unpaid_win_is_cancelled_with_a_strike_and_a_paid_one_is_kept(short_d
     assert api.http.get(f"/api/v1/products/{product_stock[0]}").json()["product"]["stock"] == stock_before + 1
     assert api.orders(quick)[0]["status"] == "paid"
     api.close()
+
+
+def test_a_show_sets_its_own_payment_window(api: Api) -> None:
+    seller, buyer = api.seller(), api.user("winner")
+    r = api.http.post("/api/v1/rooms", headers=seller.headers, json={
+        "title": "Too short", "scheduled_at": "2030-01-01T10:00:00Z", "payment_window_seconds": 60})
+    assert r.status_code == 422  # under an hour is no fair chance to pay
+    lot = api.live_lot(seller, room_fields={"payment_window_seconds": 2 * 3600},
+                       duration_seconds=5, soft_close_seconds=0)
+    assert api.bid(buyer, lot["id"], amount=300).status_code == 201
+    closed = api.wait_closed(lot["id"], timeout=15)
+    (order,) = api.orders(buyer)
+    from datetime import datetime
+    window = (datetime.fromisoformat(order["pay_by"]) - datetime.fromisoformat(closed["closes_at"]))
+    assert abs(window.total_seconds() - 2 * 3600) < 5, (order["pay_by"], closed["closes_at"])
+    detail = api.http.get(f"/api/v1/orders/{order['id']}", headers=buyer.headers).json()["order"]
+    assert "pay within 2 h" in detail["events"][0]["detail"]

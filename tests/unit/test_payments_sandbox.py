@@ -188,7 +188,7 @@ def test_idempotent_retries_return_the_same_result():
         p = SandboxProvider()
         a = await p.create_intent(5000, "EUR", "order-1", idempotency_key="c1")
         b = await p.create_intent(5000, "EUR", "order-1", idempotency_key="c1")
-        assert a == b and len(p._intents) == 1
+        assert a == b and len(p.store.intents) == 1
         await p.confirm(a.id, OK, idempotency_key="k1")
         again = await p.confirm(a.id, OK, idempotency_key="k1")  # would be invalid_state if re-run
         assert again.status == "authorized"
@@ -239,6 +239,27 @@ def test_idempotency_conflicts():
 # -- signatures ------------------------------------------------------------------------------
 
 PAYLOAD = b'{"id":"evt_1","type":"payment.captured"}'
+
+
+def test_a_provider_busy_past_its_retries_answers_a_transient_error_not_a_refusal():
+    from contextlib import asynccontextmanager
+
+    from bidcast.payments.sandbox_store import MemoryStore, RetryUnit
+
+    class AlwaysContended(MemoryStore):
+        """Every unit loses to a concurrent twin, as under a burst of same-key retries."""
+        @asynccontextmanager
+        async def unit(self, intent_id=None):
+            raise RetryUnit()
+            yield  # pragma: no cover
+
+    p = SandboxProvider(store=AlwaysContended())
+    with pytest.raises(PaymentError) as err:
+        run(p.refund("pi_x", 100, idempotency_key="r1"))
+    assert error_code(err) == "provider_busy" and err.value.status == 503 and err.value.transient
+    with pytest.raises(PaymentError) as refused:
+        run(SandboxProvider().refund("pi_missing", 100, idempotency_key="r1"))
+    assert not refused.value.transient  # a real refusal stays one
 
 
 def test_verify_ok():

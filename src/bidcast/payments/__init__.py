@@ -13,6 +13,18 @@ from bidcast.payments.webhooks import (
 )
 
 __all__ = [
-    "Delivery", "Intent", "PaymentError", "PaymentProvider", "Refund", "ReplayGuard", "SIGNATURE_HEADER",
-    "SandboxProvider", "TEST_CARDS", "WebhookSender", "WebhookVerificationError", "parse_event", "sign", "verify",
+    "SIGNATURE_HEADER",
+    "TEST_CARDS",
+    "Delivery",
+    "Intent",
+    "PaymentError",
+    "PaymentProvider",
+    "Refund",
+    "ReplayGuard",
+    "SandboxProvider",
+    "WebhookSender",
+    "WebhookVerificationError",
+    "parse_event",
+    "sign",
+    "verify",
 ]

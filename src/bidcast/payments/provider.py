@@ -46,7 +46,10 @@ ERROR_STATUS: dict[str, int] = {
     "invalid_state": 409,
     "idempotency_conflict": 409,
     "not_found": 404,
+    "provider_busy": 503,
 }
+# Answers that say nothing about the operation itself: retry it later with the same key.
+TRANSIENT = frozenset({"provider_busy"})
 # Failures caused by the card itself: the intent moves to ``failed`` with this as decline_code.
 CARD_FAILURES = frozenset({"card_declined", "insufficient_funds", "authentication_failed"})
 
@@ -106,6 +109,11 @@ class PaymentError(AppError):
         extra: dict[str, Any] = {"intent_id": intent.id} if intent is not None else {}
         super().__init__(ERROR_STATUS.get(code, 400), code, message, **extra)
         self.intent = intent
+
+    @property
+    def transient(self) -> bool:
+        """The provider was busy or failed (5xx): nothing was refused, retry with the same key."""
+        return self.status >= 500 or self.code in TRANSIENT
 
 
 @runtime_checkable

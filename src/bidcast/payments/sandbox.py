@@ -19,8 +19,12 @@ sandbox keeps only a token and the last four digits; the full number is never st
 inside idempotency records (those hold a SHA-256 of the payment method).
 
 Events ``payment.authorized``, ``payment.captured``, ``payment.failed`` and ``refund.succeeded``
-are appended to ``events`` and, when a ``sender`` (e.g. ``WebhookSender``) is given, delivered
-in background tasks; ``await drain()`` waits for deliveries in flight.
+are appended to ``events`` and, when a ``sender`` (e.g. ``WebhookSender``, or the database
+outbox in sandbox_outbox.py) is given, delivered in background tasks once stored; ``await
+drain()`` waits for deliveries in flight.
+
+Records live in a store (sandbox_store.py): in memory by default, or in the database
+(``DatabaseStore``) so that every worker process and every restart sees the same intents.
 """
 from __future__ import annotations
 
@@ -28,8 +32,8 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from bidcast.domain.money import MoneyError, check_amount, check_currency
@@ -42,6 +46,13 @@ from bidcast.payments.provider import (
     Intent,
     PaymentError,
     Refund,
+)
+from bidcast.payments.sandbox_store import (
+    MemoryStore,
+    RetryUnit,
+    Unit,
+    outcome_from_dict,
+    outcome_to_dict,
 )
 
 SUCCEED = "succeed"
@@ -65,50 +76,71 @@ class EventSink(Protocol):
     async def send(self, event: dict[str, Any]) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
-class _Card:
-    last4: str
-    behaviour: str
-
-
 Outcome = Intent | Refund | PaymentError
+Store = Any  # MemoryStore | DatabaseStore (sandbox_store.py)
+
+
+def _brand(number: str) -> str:
+    return {"4": "visa", "5": "mastercard"}.get(number[:1], "card")
 
 
 class SandboxProvider:
-    def __init__(self, sender: EventSink | None = None, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, sender: EventSink | None = None, *, clock: Callable[[], float] = time.time,
+                 store: Store | None = None) -> None:
         self._sender = sender
         self._clock = clock
-        self._intents: dict[str, Intent] = {}
-        self._cards: dict[str, _Card] = {}
-        self._idempotency: dict[str, tuple[tuple[Any, ...], Outcome]] = {}
+        self.store = store if store is not None else MemoryStore()
+        self.store.on_commit = self._committed
+        self._keep_events = isinstance(self.store, MemoryStore)
         self._deliveries: set[asyncio.Task[Any]] = set()
         self.events: list[dict[str, Any]] = []
 
     # -- cards ---------------------------------------------------------------------------
     def tokenize(self, card_number: str) -> str:
-        """What the provider's card form does in the browser: number in, opaque token out."""
-        number = "".join(ch for ch in card_number if ch not in " -")
+        """What the provider's card form does in the browser: number in, opaque token out.
+
+        In-memory store only (synchronous); with the database store use ``create_token``."""
+        if not isinstance(self.store, MemoryStore):
+            raise PaymentError("invalid_request", "Use create_token with a database-backed sandbox.")
+        number, behaviour = self._test_card(card_number)
+        token = f"tok_{secrets.token_hex(12)}"
+        self.store.cards[token] = (number[-4:], _brand(number), behaviour)
+        return token
+
+    async def create_token(self, card_number: str) -> str:
+        async with self.store.unit() as u:
+            return await self._new_token(u, card_number)
+
+    @staticmethod
+    def _test_card(card_number: str) -> tuple[str, str]:
+        number = "".join(ch for ch in str(card_number) if ch not in " -")
         behaviour = TEST_CARDS.get(number)
         if behaviour is None:
             raise PaymentError("invalid_card", "Not a sandbox test card number.")
+        return number, behaviour
+
+    async def _new_token(self, u: Unit, card_number: str) -> str:
+        number, behaviour = self._test_card(card_number)
         token = f"tok_{secrets.token_hex(12)}"
-        self._cards[token] = _Card(number[-4:], behaviour)
+        await u.save_card(token, number[-4:], _brand(number), behaviour)
         return token
 
-    def _card(self, payment_method: str) -> _Card:
-        if payment_method.startswith("tok_"):
-            card = self._cards.get(payment_method)
-            if card is None:
-                raise PaymentError("invalid_card", "Unknown payment method token.")
-            return card
-        return self._cards[self.tokenize(payment_method)]
+    async def _card(self, u: Unit, payment_method: str) -> tuple[str, str]:
+        """(last4, behaviour) of a token, or of a raw test card number (tokenized on the way)."""
+        if not payment_method.startswith("tok_"):
+            payment_method = await self._new_token(u, payment_method)
+        card = await u.card(payment_method)
+        if card is None:
+            raise PaymentError("invalid_card", "Unknown payment method token.")
+        return card
 
     # -- helpers -------------------------------------------------------------------------
     def _now(self) -> int:
         return int(self._clock())
 
-    def _load(self, intent_id: str) -> Intent:
-        intent = self._intents.get(intent_id)
+    @staticmethod
+    async def _load(u: Unit, intent_id: str) -> Intent:
+        intent = await u.intent(intent_id)
         if intent is None:
             raise PaymentError("not_found", f"Payment intent {intent_id} not found.")
         return intent
@@ -118,23 +150,36 @@ class SandboxProvider:
         if not isinstance(key, str) or not key or len(key) > 255:
             raise PaymentError("invalid_request", "An idempotency key (1-255 characters) is required.")
 
-    def _replay(self, key: str, fingerprint: tuple[Any, ...]) -> Outcome | None:
-        self._check_key(key)
-        stored = self._idempotency.get(key)
-        if stored is None:
-            return None
-        if stored[0] != fingerprint:
-            raise PaymentError("idempotency_conflict", "This idempotency key was used with different parameters.")
-        return stored[1]
-
     @staticmethod
     def _result(outcome: Outcome) -> Any:
         if isinstance(outcome, PaymentError):
             raise PaymentError(outcome.code, outcome.message, intent=outcome.intent)
         return outcome
 
-    def _save(self, key: str, fingerprint: tuple[Any, ...], outcome: Outcome) -> None:
-        self._idempotency[key] = (fingerprint, outcome)
+    async def _idempotent(self, key: str, fingerprint: tuple[Any, ...], intent_id: str | None,
+                          body: Callable[[Unit], Awaitable[Outcome]]) -> Any:
+        """Run ``body`` once per key, in one unit: a repeat returns (or re-raises) the first outcome.
+
+        Refusals raised by ``body`` (bad amount, wrong state) are not remembered, as before any
+        change; card failures are returned by ``body`` and so remembered with the failed intent."""
+        self._check_key(key)
+        print_ = hashlib.sha256(repr(fingerprint).encode()).hexdigest()
+        for _ in range(5):
+            try:
+                async with self.store.unit(intent_id) as u:
+                    stored = await u.replay(key)
+                    if stored is not None:
+                        if stored[0] != print_:
+                            raise PaymentError("idempotency_conflict",
+                                               "This idempotency key was used with different parameters.")
+                        outcome = outcome_from_dict(stored[1])
+                    else:
+                        outcome = await body(u)
+                        await u.remember(key, print_, outcome_to_dict(outcome))
+                return self._result(outcome)
+            except RetryUnit:
+                continue
+        raise PaymentError("provider_busy", "The payment is busy; retry with the same idempotency key.")
 
     @staticmethod
     def _amount(amount: int) -> int:
@@ -147,14 +192,15 @@ class SandboxProvider:
     def _invalid_state(intent: Intent, action: str) -> PaymentError:
         return PaymentError("invalid_state", f"Cannot {action} a payment intent that is {intent.status}.", intent=intent)
 
-    def _store(self, intent: Intent) -> Intent:
-        self._intents[intent.id] = intent
-        return intent
+    async def _emit(self, u: Unit, event_type: str, **data: Any) -> None:
+        await u.emit({"id": f"evt_{secrets.token_hex(12)}", "type": event_type, "created": self._now(), "data": data})
 
-    def _emit(self, event_type: str, **data: Any) -> None:
-        event = {"id": f"evt_{secrets.token_hex(12)}", "type": event_type, "created": self._now(), "data": data}
-        self.events.append(event)
-        if self._sender is not None:
+    def _committed(self, events: list[dict[str, Any]]) -> None:
+        if self._keep_events:
+            self.events.extend(events)
+        if self._sender is None:
+            return
+        for event in events:
             task = asyncio.get_running_loop().create_task(self._sender.send(event))
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
@@ -164,95 +210,98 @@ class SandboxProvider:
         while self._deliveries:
             await asyncio.gather(*list(self._deliveries), return_exceptions=True)
 
-    def _fail(self, intent: Intent, code: str) -> PaymentError:
-        failed = self._store(replace(intent, status=FAILED, decline_code=code))
-        self._emit("payment.failed", object=failed.as_dict())
+    async def _fail(self, u: Unit, intent: Intent, code: str) -> PaymentError:
+        failed = replace(intent, status=FAILED, decline_code=code)
+        await u.save_intent(failed)
+        await self._emit(u, "payment.failed", object=failed.as_dict())
         return PaymentError(code, _FAILURE_MESSAGES[code], intent=failed)
 
     # -- PaymentProvider -----------------------------------------------------------------
     async def create_intent(self, amount: int, currency: str, reference: str, *, idempotency_key: str) -> Intent:
-        fingerprint = ("create_intent", amount, currency, reference)
-        if (outcome := self._replay(idempotency_key, fingerprint)) is not None:
-            return self._result(outcome)
-        amount = self._amount(amount)
-        try:
-            check_currency(currency)
-        except MoneyError as exc:
-            raise PaymentError("unknown_currency", exc.message) from None
-        if not isinstance(reference, str) or not reference:
-            raise PaymentError("invalid_request", "A reference is required.")
-        intent = self._store(Intent(
-            id=f"pi_{secrets.token_hex(12)}", amount=amount, currency=currency,
-            status=REQUIRES_CONFIRMATION, reference=reference, created=self._now(),
-        ))
-        self._save(idempotency_key, fingerprint, intent)
-        return intent
+        async def body(u: Unit) -> Outcome:
+            checked = self._amount(amount)
+            try:
+                check_currency(currency)
+            except MoneyError as exc:
+                raise PaymentError("unknown_currency", exc.message) from None
+            if not isinstance(reference, str) or not reference or len(reference) > 120:
+                raise PaymentError("invalid_request", "A reference (1-120 characters) is required.")
+            intent = Intent(id=f"pi_{secrets.token_hex(12)}", amount=checked, currency=currency,
+                            status=REQUIRES_CONFIRMATION, reference=reference, created=self._now())
+            await u.save_intent(intent)
+            return intent
+        return await self._idempotent(idempotency_key, ("create_intent", amount, currency, reference), None, body)
 
     async def confirm(self, intent_id: str, payment_method: str, *, idempotency_key: str) -> Intent:
         if not isinstance(payment_method, str) or not payment_method:
             raise PaymentError("invalid_card", "A payment method is required.")
+
+        async def body(u: Unit) -> Outcome:
+            intent = await self._load(u, intent_id)
+            if intent.status != REQUIRES_CONFIRMATION:
+                raise self._invalid_state(intent, "confirm")
+            last4, behaviour = await self._card(u, payment_method)
+            intent = replace(intent, last4=last4)
+            if behaviour == SUCCEED:
+                intent = replace(intent, status=AUTHORIZED)
+                await u.save_intent(intent)
+                await self._emit(u, "payment.authorized", object=intent.as_dict())
+                return intent
+            if behaviour == REQUIRE_ACTION:
+                intent = replace(intent, status=REQUIRES_ACTION)
+                await u.save_intent(intent)
+                return intent
+            return await self._fail(u, intent, behaviour)
         # Never keep the raw payment method (it may be a card number) in the idempotency record.
-        fingerprint = ("confirm", intent_id, hashlib.sha256(payment_method.encode()).hexdigest())
-        if (outcome := self._replay(idempotency_key, fingerprint)) is not None:
-            return self._result(outcome)
-        intent = self._load(intent_id)
-        if intent.status != REQUIRES_CONFIRMATION:
-            raise self._invalid_state(intent, "confirm")
-        card = self._card(payment_method)
-        intent = replace(intent, last4=card.last4)
-        if card.behaviour == SUCCEED:
-            result: Outcome = self._store(replace(intent, status=AUTHORIZED))
-            self._emit("payment.authorized", object=result.as_dict())
-        elif card.behaviour == REQUIRE_ACTION:
-            result = self._store(replace(intent, status=REQUIRES_ACTION))
-        else:
-            result = self._fail(intent, card.behaviour)
-        self._save(idempotency_key, fingerprint, result)
-        return self._result(result)
+        method_hash = hashlib.sha256(payment_method.encode()).hexdigest()
+        return await self._idempotent(idempotency_key, ("confirm", intent_id, method_hash), intent_id, body)
 
     async def complete_action(self, intent_id: str, succeed: bool = True) -> Intent:
         """Sandbox only: the customer passes (or fails) the extra confirmation step."""
-        intent = self._load(intent_id)
-        if intent.status != REQUIRES_ACTION:
-            raise self._invalid_state(intent, "complete the action of")
-        if not succeed:
-            return self._fail(intent, "authentication_failed").intent  # type: ignore[return-value]
-        intent = self._store(replace(intent, status=AUTHORIZED))
-        self._emit("payment.authorized", object=intent.as_dict())
-        return intent
+        async with self.store.unit(intent_id) as u:
+            intent = await self._load(u, intent_id)
+            if intent.status != REQUIRES_ACTION:
+                raise self._invalid_state(intent, "complete the action of")
+            if not succeed:
+                return (await self._fail(u, intent, "authentication_failed")).intent  # type: ignore[return-value]
+            intent = replace(intent, status=AUTHORIZED)
+            await u.save_intent(intent)
+            await self._emit(u, "payment.authorized", object=intent.as_dict())
+            return intent
 
     async def capture(self, intent_id: str, amount: int | None = None, *, idempotency_key: str) -> Intent:
-        fingerprint = ("capture", intent_id, amount)
-        if (outcome := self._replay(idempotency_key, fingerprint)) is not None:
-            return self._result(outcome)
-        intent = self._load(intent_id)
-        if intent.status != AUTHORIZED:
-            raise self._invalid_state(intent, "capture")
-        to_capture = intent.amount if amount is None else self._amount(amount)
-        if to_capture > intent.amount:
-            raise PaymentError("amount_too_large", f"Cannot capture more than the {intent.amount} authorized.", intent=intent)
-        intent = self._store(replace(intent, status=SUCCEEDED, captured=to_capture))
-        self._emit("payment.captured", object=intent.as_dict())
-        self._save(idempotency_key, fingerprint, intent)
-        return intent
+        async def body(u: Unit) -> Outcome:
+            intent = await self._load(u, intent_id)
+            if intent.status != AUTHORIZED:
+                raise self._invalid_state(intent, "capture")
+            to_capture = intent.amount if amount is None else self._amount(amount)
+            if to_capture > intent.amount:
+                raise PaymentError("amount_too_large", f"Cannot capture more than the {intent.amount} authorized.",
+                                   intent=intent)
+            intent = replace(intent, status=SUCCEEDED, captured=to_capture)
+            await u.save_intent(intent)
+            await self._emit(u, "payment.captured", object=intent.as_dict())
+            return intent
+        return await self._idempotent(idempotency_key, ("capture", intent_id, amount), intent_id, body)
 
     async def refund(self, intent_id: str, amount: int, *, idempotency_key: str) -> Refund:
-        fingerprint = ("refund", intent_id, amount)
-        if (outcome := self._replay(idempotency_key, fingerprint)) is not None:
-            return self._result(outcome)
-        intent = self._load(intent_id)
-        if intent.status != SUCCEEDED:
-            raise self._invalid_state(intent, "refund")
-        amount = self._amount(amount)
-        if amount > intent.amount_refundable:
-            raise PaymentError(
-                "amount_too_large", f"Only {intent.amount_refundable} of the captured amount is left to refund.", intent=intent,
-            )
-        intent = self._store(replace(intent, refunded=intent.refunded + amount))
-        refund = Refund(f"re_{secrets.token_hex(12)}", intent.id, amount, intent.currency, created=self._now())
-        self._emit("refund.succeeded", object=refund.as_dict(), intent=intent.as_dict())
-        self._save(idempotency_key, fingerprint, refund)
-        return refund
+        async def body(u: Unit) -> Outcome:
+            intent = await self._load(u, intent_id)
+            if intent.status != SUCCEEDED:
+                raise self._invalid_state(intent, "refund")
+            checked = self._amount(amount)
+            if checked > intent.amount_refundable:
+                raise PaymentError("amount_too_large",
+                                   f"Only {intent.amount_refundable} of the captured amount is left to refund.",
+                                   intent=intent)
+            intent = replace(intent, refunded=intent.refunded + checked)
+            await u.save_intent(intent)
+            refund = Refund(f"re_{secrets.token_hex(12)}", intent.id, checked, intent.currency, created=self._now())
+            await u.save_refund(refund)
+            await self._emit(u, "refund.succeeded", object=refund.as_dict(), intent=intent.as_dict())
+            return refund
+        return await self._idempotent(idempotency_key, ("refund", intent_id, amount), intent_id, body)
 
     async def get(self, intent_id: str) -> Intent:
-        return self._load(intent_id)
+        async with self.store.unit() as u:
+            return await self._load(u, intent_id)

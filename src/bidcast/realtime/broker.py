@@ -12,6 +12,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from .. import metrics
 from .protocol import RoomEvent, now_ms
 
 log = logging.getLogger("bidcast.broker")
@@ -112,6 +113,9 @@ class RedisBroker:
         self._script = self._redis.register_script(_APPEND)
         self._pub_task = asyncio.get_running_loop().create_task(self._publisher())
 
+    async def ping(self) -> None:
+        await asyncio.wait_for(self._redis.ping(), 1.0)
+
     async def stop(self) -> None:
         for t in [*self._readers.values(), self._pub_task]:
             if t:
@@ -142,6 +146,7 @@ class RedisBroker:
                     except Exception:
                         # Keep the events, in order, and try again: a dropped event would never
                         # get a seq, so no client could even notice the gap.
+                        metrics.REDIS_ERRORS.labels("publish").inc()
                         log.exception("publishing %d room events to Redis failed; retrying", len(batch))
                         self._outbox.extendleft(reversed(batch))
                         await asyncio.sleep(0.5)
@@ -176,6 +181,7 @@ class RedisBroker:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                metrics.REDIS_ERRORS.labels("read").inc()
                 log.exception("reading room %s from Redis failed", room_id)
                 await asyncio.sleep(0.5)
                 continue

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .. import metrics
 from .protocol import text_frame
 
 log = logging.getLogger("bidcast.ws")
@@ -64,6 +65,7 @@ class Connection:
         t.write(frame)
 
     def _behind(self) -> None:
+        metrics.SLOW_CLIENTS.labels("overflow").inc()
         self._needs_snapshot = True
         self.overflows += 1
         if self.task is None or self.task.done():
@@ -90,6 +92,7 @@ class Connection:
             await asyncio.sleep(DRAIN_POLL_S)
 
     def _kill_now(self) -> None:
+        metrics.SLOW_CLIENTS.labels("dropped").inc()
         self.closed = True
         if self._kill is not None:
             self._kill(4008, "too slow")
@@ -112,6 +115,7 @@ class Connection:
             self._queue.clear()
             self._needs_snapshot = True
             self.overflows += 1
+            metrics.SLOW_CLIENTS.labels("overflow").inc()
         else:
             self._queue.append(text)
         self._wake.set()

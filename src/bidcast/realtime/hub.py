@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .. import metrics
 from .broker import Broker
 from .connection import Connection
 from .protocol import RoomEvent, encode, now_ms
@@ -62,6 +63,17 @@ def apply(view: dict[str, Any], ev: RoomEvent) -> None:
         view["room"].update(d)
     elif ev.type == "lineup.updated":
         view["lineup"] = d["lineup"]
+    elif ev.type == "flash.started":
+        if view.get("flash") is None or d["sale"]["id"] > view["flash"]["id"]:
+            view["flash"] = dict(d["sale"])
+    elif ev.type in ("flash.stock", "flash.ended") and (view.get("flash") or {}).get("id") == d["sale_id"]:
+        # One sale's events may cross between processes: the highest version wins; ended is final.
+        sale = view["flash"]
+        if ev.type == "flash.ended":
+            sale.update(sold=d["sold"], left=0, state="ended", outcome=d["outcome"], returned=d["returned"],
+                        ended_at=ev.ts, version=max(sale.get("version", 0), d["version"]))
+        elif sale.get("state") != "ended" and d["version"] > sale.get("version", 0):
+            sale.update(sold=d["sold"], left=d["left"], version=d["version"], state=d["state"])
 
 
 MODERATION = frozenset({"mute", "unmute", "ban", "unban"})
@@ -102,6 +114,8 @@ class RoomHub:
         text, frame = ev.text, ev.frame
         for c in self.connections:
             c.push(text, frame)
+        if self.connections:
+            metrics.FANOUT.observe(max(0.0, (now_ms() - ev.ts) / 1000))
 
     # -- viewers -----------------------------------------------------------------------------
     def snapshot_text(self) -> str:

@@ -1,15 +1,15 @@
 """A person's own activity, read-only: the lots they bid on, their orders and sales, their shop's
-products, and notifications derived from all of it (nothing is stored for them).
+products, and their latest stored notifications.
 
 Running lots are read from the auction writer when this process runs it (the freshest state),
 else from the database, the same way the auction API does.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..storage.models import Auction, Bid, Order, Product, Room, Shop, User
@@ -19,7 +19,6 @@ from .auction_engine import AuctionEngine
 LEADING, OUTBID, WON, LOST, UNSOLD = "leading", "outbid", "won", "lost", "unsold"
 BID_STATES = (LEADING, OUTBID, WON, LOST, UNSOLD)
 RUNNING_STATES = frozenset({LEADING, OUTBID})
-_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -125,7 +124,10 @@ class Activity:
                 "id": o.id, "auction_id": o.auction_id, "room_id": room_id, "product": _product(p),
                 "shop": {"id": o.shop_id, "name": shop_name},
                 "total": _money(o.amount, o.currency), "status": o.status,
-                "created_at": iso(o.created_at)}
+                "payment_state": o.payment_state, "fulfilment_state": o.fulfilment_state,
+                "tracking": ({"carrier": o.carrier, "tracking_number": o.tracking_number}
+                             if o.tracking_number else None),
+                "url": f"/orders/{o.id}", "created_at": iso(o.created_at)}
             if as_seller:
                 item["buyer"] = {"id": o.buyer_id, "display_name": buyer_name}
             out.append(item)
@@ -146,108 +148,9 @@ class Activity:
     # -- notifications -------------------------------------------------------------------------
 
     async def notifications(self, user_id: int, limit: int = 50) -> list[dict[str, Any]]:
-        """Derived from the data, newest first: outbid (one per lot, the latest time), won, lost,
-        ended unsold, sales of the person's shop, and the shop application's review."""
-        items: list[dict[str, Any]] = []
-        async with self._sessions() as s:
-            items += await self._outbid(s, user_id, limit)
-            items += await self._ended(s, user_id, limit)
-            items += await self._sales(s, user_id, limit)
-            items += await self._shop(s, user_id)
-        items.sort(key=lambda n: (n["at"] or _EPOCH, n["id"]), reverse=True)
-        return [n | {"at": iso(n["at"])} for n in items[:limit]]
-
-    async def _outbid(self, s, user_id: int, limit: int) -> list[dict[str, Any]]:  # noqa: ANN001
-        latest = (await s.execute(
-            select(Bid.auction_id, func.max(Bid.seq), func.count(Bid.id))
-            .where(Bid.outbid_id == user_id, Bid.accepted.is_(True))
-            .group_by(Bid.auction_id).order_by(func.max(Bid.id).desc()).limit(limit))).all()
-        if not latest:
-            return []
-        counts = {aid: n for aid, _, n in latest}
-        rows = (await s.execute(
-            select(Bid, Auction, Product)
-            .join(Auction, Auction.id == Bid.auction_id)
-            .join(Product, Product.id == Auction.product_id)
-            .where(tuple_(Bid.auction_id, Bid.seq).in_([(aid, seq) for aid, seq, _ in latest])))).all()
-        out = []
-        for b, a, p in rows:
-            now = self._now(a)
-            still_open = now["status"] == "running" and now["leader_id"] != user_id
-            n = counts[a.id]
-            out.append({
-                "id": f"outbid:{a.id}", "kind": "outbid", "at": b.created_at,
-                "text": f"You were outbid on {p.title}" + (f" ({n} times)" if n > 1 else ""),
-                "subject": p.title, "amount": _money(b.price_after, a.currency),
-                "auction_id": a.id, "order_id": None, "count": n,
-                "url": _room_url(a.room_id), "action": "Bid again" if still_open else None})
-        return out
-
-    async def _ended(self, s, user_id: int, limit: int) -> list[dict[str, Any]]:  # noqa: ANN001
-        mine = (select(Bid.auction_id).where(Bid.bidder_id == user_id, Bid.accepted.is_(True))
-                .distinct().subquery())
-        rows = (await s.execute(
-            select(Auction, Product, Order.id, Order.status)
-            .join(mine, mine.c.auction_id == Auction.id)
-            .join(Product, Product.id == Auction.product_id)
-            .outerjoin(Order, Order.auction_id == Auction.id)
-            .where(Auction.status == "closed")
-            .order_by(Auction.closed_at.desc(), Auction.id.desc()).limit(limit))).all()
-        out = []
-        for a, p, order_id, order_status in rows:
-            state = self.state_for(user_id, {"status": "closed", "outcome": a.outcome,
-                                             "winner_id": a.winner_id})
-            base = {"id": f"{state}:{a.id}", "kind": state, "at": a.closed_at, "subject": p.title,
-                    "auction_id": a.id, "order_id": None, "count": 1}
-            if state == WON:
-                unpaid = order_status == "awaiting_payment"
-                out.append(base | {
-                    "text": f"You won {p.title}" + (" — pay now" if unpaid else ""),
-                    "amount": _money(a.final_price, a.currency), "order_id": order_id,
-                    "url": f"/me/orders#order-{order_id}" if order_id else "/me/orders",
-                    "action": "Pay now" if unpaid else "View order"})
-            elif state == LOST:
-                out.append(base | {"text": f"{p.title} sold to another bidder",
-                                   "amount": _money(a.final_price, a.currency),
-                                   "url": _room_url(a.room_id), "action": None})
-            else:
-                out.append(base | {"text": f"{p.title} ended without a sale (reserve not met)"
-                                   if a.outcome == "reserve_not_met" else f"{p.title} ended without a sale",
-                                   "amount": _money(a.price, a.currency),
-                                   "url": _room_url(a.room_id), "action": None})
-        return out
-
-    async def _sales(self, s, user_id: int, limit: int) -> list[dict[str, Any]]:  # noqa: ANN001
-        rows = (await s.execute(
-            select(Order, Product.title, User.display_name)
-            .join(Product, Product.id == Order.product_id)
-            .join(User, User.id == Order.buyer_id)
-            .where(Order.seller_id == user_id).order_by(Order.id.desc()).limit(limit))).all()
-        return [{"id": f"sale:{o.id}", "kind": "sale", "at": o.created_at,
-                 "text": f"{title} sold to {buyer}", "subject": title,
-                 "amount": _money(o.amount, o.currency), "auction_id": o.auction_id,
-                 "order_id": o.id, "count": 1, "url": "/seller/orders", "action": "View sales"}
-                for o, title, buyer in rows]
-
-    async def _shop(self, s, user_id: int) -> list[dict[str, Any]]:  # noqa: ANN001
-        shop = (await s.execute(select(Shop).where(Shop.owner_id == user_id))).scalar_one_or_none()
-        if shop is None:
-            return []
-        base = {"id": f"shop_{shop.status}:{shop.id}", "subject": shop.name, "amount": None,
-                "auction_id": None, "order_id": None, "count": 1}
-        if shop.status == "approved":
-            return [base | {"kind": "shop_approved", "at": shop.reviewed_at,
-                            "text": f"Your shop {shop.name} was approved",
-                            "url": "/seller/products/new", "action": "Add a product"}]
-        if shop.status == "rejected":
-            reason = (shop.review_reason or "").strip()
-            return [base | {"kind": "shop_rejected", "at": shop.reviewed_at,
-                            "text": f"Your shop application for {shop.name} was rejected"
-                                    + (f": {reason}" if reason else ""),
-                            "url": "/seller", "action": "Apply again"}]
-        return [base | {"kind": "shop_pending", "at": shop.created_at,
-                        "text": f"Your shop application for {shop.name} is under review",
-                        "url": "/seller", "action": None}]
+        """The person's stored notifications, newest first (services/notifications.py)."""
+        from .notifications import NotificationCenter
+        return await NotificationCenter(self._sessions).latest(user_id, limit)
 
     # -- the overview ----------------------------------------------------------------------------
 

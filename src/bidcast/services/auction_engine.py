@@ -1,279 +1,67 @@
-"""The auction writer: one asyncio task per running auction decides its bids, in order.
+"""The auction engine: this process's auction writers, and which auctions it may write.
 
-Bids queue up; the writer takes everything waiting (up to `batch_max`), decides each with the
-pure rules at the server's clock, commits the whole batch in one transaction (group commit),
-and only then acknowledges the bidders and publishes the events. A crash before the commit
-loses only unacknowledged bids; a crash after it loses nothing. The writer also closes the
-auction at its deadline, once, with the winner's order in the same transaction.
+Each running auction has one writer (services/auction_writer.py). With several workers, the
+writer runs only in the process that holds the auction's lease (storage/leases.py).
 """
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
+from .. import metrics
 from ..domain import auction as rules
-from ..domain.auction import Accepted, AuctionState, BidKind, BidRequest, Closed, Rejected
+from ..domain.auction import AuctionState, Rejected
 from ..errors import AppError
-from ..storage.auction_store import AuctionMeta, AuctionStore, StaleWriter, to_dt
+from ..storage.auction_store import AuctionStore
+from ..storage.leases import Fence, LeaseStore
+from .auction_writer import (
+    _MESSAGES,
+    AuctionWriter,
+    EventSink,
+    _Job,
+    _key_reused,
+    _restarting,
+    log,
+)
 from .bid_results import BidResult, result_of, result_of_row
 
-log = logging.getLogger("bidcast.auctions")
-STALE_RETRIES = 3
-
-# Events go to whoever listens (the room hub); a listener must never block the writer.
-EventSink = Callable[[int | None, list[dict[str, Any]]], None]
+RETIRE_WAIT_S = 5.0
 
 
-@dataclass(slots=True)
-class _Job:
-    bidder_id: int
-    kind: str            # "direct" | "max" | "buy_now"
-    value: int
-    key: str
-    banned: bool
-    future: asyncio.Future = field(repr=False)
-    name: str = ""
+class NotOwner(Exception):
+    """Another process holds the auction's lease: the bid must go to `owner`."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__(owner)
+        self.owner = owner
 
 
-class AuctionWriter:
-    def __init__(self, state: AuctionState, meta: AuctionMeta, attempts: list, store: AuctionStore,
-                 sink: EventSink, batch_max: int, on_exit: Callable[[int], None]) -> None:
-        self.state = state
-        self.names: dict[int, str] = dict(meta.names)
-        self.meta = meta
-        self._store = store
-        self._sink = sink
-        self._batch_max = batch_max
-        self._on_exit = on_exit
-        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
-        self._seen: dict[tuple[int, str], BidResult] = {
-            (a.bidder_id, a.idempotency_key): result_of_row(a) for a in attempts}
-        self.task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"auction-{self.state.id}")
-
-    def submit(self, job: _Job) -> None:
-        self._queue.put_nowait(job)
-
-    async def _run(self) -> None:
-        close_failures = 0
-        try:
-            while True:
-                now = time.time()
-                if rules.is_due(self.state, now):
-                    try:
-                        await self._close(now)
-                    except StaleWriter:
-                        raise
-                    except Exception:
-                        # A failed close must not leave the lot open for ever: try again.
-                        log.exception("closing auction %s failed; retrying", self.state.id)
-                        await asyncio.sleep(min(5.0, 0.5 * 2 ** close_failures))
-                        close_failures += 1
-                        continue
-                    if self.state.status is not rules.Status.RUNNING:
-                        return
-                    continue
-                if self.state.status is not rules.Status.RUNNING:
-                    return
-                assert self.state.closes_at is not None
-                try:
-                    job = await asyncio.wait_for(self._queue.get(), self.state.closes_at - now)
-                except TimeoutError:
-                    continue
-                batch = [job]
-                while len(batch) < self._batch_max and not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                await self._decide(batch)
-        except StaleWriter as e:
-            log.warning("writer stopped: %s", e)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("auction writer %s crashed", self.state.id)
-        finally:
-            self._answer_leftovers()
-            self._on_exit(self.state.id)
-
-    def _answer_leftovers(self) -> None:
-        """Bids still queued when the writer stops: closed means closed; otherwise retry."""
-        closed = self.state.status is rules.Status.CLOSED
-        while not self._queue.empty():
-            job = self._queue.get_nowait()
-            if job.future.done():
-                continue
-            prior = self._seen.get((job.bidder_id, job.key))
-            if prior is not None:
-                job.future.set_result(prior.as_replay())
-            elif closed:
-                job.future.set_result(result_of(self.state.id, job.kind, job.value, Rejected(
-                    "auction_closed", "This auction has closed.")))
-            else:
-                job.future.set_exception(AppError(503, "writer_restarting",
-                                                  "The auction is restarting; retry the bid."))
-
-    @staticmethod
-    def _fail(answers: list, err: AppError) -> None:
-        for job, _ in answers:
-            if not job.future.done():
-                job.future.set_exception(err)
-
-    async def _reload(self) -> bool:
-        """Adopt the auction's persisted state; False when it is no longer running."""
-        loaded = await self._store.load(self.state.id)
-        if loaded is None:
-            return False
-        fresh, meta, attempts = loaded
-        _restore(self.state, fresh)
-        self.meta = meta
-        self._seen = {(a.bidder_id, a.idempotency_key): result_of_row(a) for a in attempts}
-        return fresh.status is rules.Status.RUNNING
-
-    async def _decide(self, batch: list[_Job], attempt: int = 0) -> None:
-        state = self.state
-        before = replace(state)
-        rows: list[dict] = []
-        rejections: list[dict] = []
-        answers: list[tuple[_Job, BidResult | AppError]] = []
-        fresh: dict[tuple[int, str], BidResult] = {}
-        accepted: list[Accepted] = []
-        closed: Closed | None = None
-        decided_at = to_dt(time.time())
-        for job in batch:
-            ident = (job.bidder_id, job.key)
-            prior = self._seen.get(ident) or fresh.get(ident)
-            if prior is not None:
-                answers.append((job, prior.as_replay() if prior.fingerprint() == (job.kind, job.value)
-                                else _key_reused()))
-                continue
-            now = time.time()
-            if job.kind == "buy_now":
-                d = rules.buy_now(state, job.bidder_id, now, banned=job.banned)
-                if isinstance(d, Closed):
-                    closed = d
-                    d = Accepted(d.seq, job.bidder_id, BidKind.DIRECT, job.value, d.final_price or 0,
-                                 job.bidder_id, now, False, before.leader_id)
-            else:
-                d = rules.place_bid(state, BidRequest(job.bidder_id, BidKind(job.kind), job.value,
-                                                      job.banned), now)
-            if job.name:
-                self.names[job.bidder_id] = job.name
-            res = result_of(state.id, job.kind, job.value, d)
-            fresh[ident] = res
-            answers.append((job, res))
-            (rows if isinstance(d, Accepted) else rejections).append(_row(state.id, job, d, decided_at))
-            if isinstance(d, Accepted) and closed is None:
-                accepted.append(d)
-        try:
-            order_id = await self._store.save_batch(state, before.last_seq, rows, self.meta, closed,
-                                                    rejections)
-        except StaleWriter:
-            # Another process moved the auction on: take its history and decide the batch again.
-            _restore(state, before)
-            if attempt < STALE_RETRIES and await self._reload():
-                await self._decide(batch, attempt + 1)
-                return
-            self._fail(answers, AppError(503, "storage_unavailable", "The bid could not be saved; retry it."))
-            raise
-        except Exception:
-            _restore(state, before)
-            self._fail(answers, AppError(503, "storage_unavailable", "The bid could not be saved; retry it."))
-            log.exception("saving bids for auction %s failed", state.id)
-            return
-        self._seen.update(fresh)
-        for job, answer in answers:
-            if job.future.done():
-                continue
-            if isinstance(answer, AppError):
-                job.future.set_exception(answer)
-            else:
-                job.future.set_result(answer)
-        self._publish(accepted, closed, order_id)
-
-    async def _close(self, now: float) -> None:
-        before_seq = self.state.last_seq
-        closed = rules.close(self.state, now)
-        if closed is None:
-            return
-        try:
-            order_id = await self._store.close(self.state, before_seq, closed, self.meta)
-        except StaleWriter:
-            _restore_closed(self.state, before_seq)
-            if await self._reload():
-                return  # the loop looks at the reloaded deadline again
-            raise
-        except Exception:
-            _restore_closed(self.state, before_seq)
-            raise
-        self._publish([], closed, order_id)
-
-    def _publish(self, accepted: list[Accepted], closed: Closed | None, order_id: int | None) -> None:
-        events: list[dict[str, Any]] = []
-        st, aid, names = self.state, self.state.id, self.names
-        ladder = st.rules.ladder
-        for a in accepted:
-            events.append({"type": "bid.accepted", "auction_id": aid, "auction_seq": a.seq,
-                           "price": a.price, "min_next_bid": ladder.next_bid(a.price),
-                           "leader": {"id": a.leader_id, "display_name": names.get(a.leader_id, "")},
-                           "bidder_id": a.bidder_id, "closes_at": int(a.closes_at * 1000),
-                           "outbid_id": a.outbid_id, "bid_count": a.seq,
-                           "reserve_met": (None if st.rules.reserve_price is None
-                                           else a.price >= st.rules.reserve_price)})
-            if a.extended:
-                events.append({"type": "auction.extended", "auction_id": aid, "auction_seq": a.seq,
-                               "closes_at": int(a.closes_at * 1000)})
-        if closed is not None:
-            winner = ({"id": closed.winner_id, "display_name": names.get(closed.winner_id, "")}
-                      if closed.winner_id else None)
-            events.append({"type": "auction.closed", "auction_id": aid, "auction_seq": closed.seq,
-                           "outcome": closed.outcome.value, "winner": winner,
-                           "price": closed.final_price, "order_id": order_id,
-                           "buy_now": closed.by_buy_now, "closed_at": int(closed.closed_at * 1000)})
-        if events:
-            try:
-                self._sink(self.meta.room_id, events)
-            except Exception:
-                log.exception("event sink failed")
-
-
-def _row(auction_id: int, job: _Job, d: Accepted | Rejected, decided_at: datetime) -> dict:
-    """A `bids` row for an accepted bid, a `bid_rejections` row for a rejected one."""
-    base = dict(auction_id=auction_id, bidder_id=job.bidder_id, idempotency_key=job.key,
-                kind=job.kind, value=job.value, created_at=decided_at)
-    if isinstance(d, Accepted):
-        return base | dict(accepted=True, seq=d.seq, reject_code=None, price_after=d.price,
-                           leader_after=d.leader_id, outbid_id=d.outbid_id,
-                           closes_at_after=to_dt(d.closes_at))
-    return base | dict(reject_code=d.code)
-
-
-def _restore(state: AuctionState, before: AuctionState) -> None:
-    for name in AuctionState.__slots__:  # type: ignore[attr-defined]
-        setattr(state, name, getattr(before, name))
-
-
-def _restore_closed(state: AuctionState, seq: int) -> None:
-    state.status, state.outcome = rules.Status.RUNNING, None
-    state.winner_id = state.final_price = None
-    state.last_seq = seq
-
+@dataclass(frozen=True, slots=True)
+class LeaseOwner:
+    """This process as a lease holder (several workers share the database)."""
+    leases: LeaseStore
+    me: str
+    ttl_ms: int = 3000
 
 class AuctionEngine:
-    """Owns the writers of this process and routes each bid to its auction's writer."""
+    """Owns the writers of this process and routes each bid to its auction's writer.
 
-    def __init__(self, store: AuctionStore, sink: EventSink | None = None, batch_max: int = 512) -> None:
+    With `owner` set (several workers share the database), a writer runs only while this
+    process holds the auction's lease: `attach` takes the lease first, each commit is fenced
+    by it, `keep_leases` renews them and adopts orphaned auctions, and `place` raises
+    `NotOwner` for an auction another live process owns."""
+
+    def __init__(self, store: AuctionStore, sink: EventSink | None = None, batch_max: int = 512,
+                 owner: LeaseOwner | None = None) -> None:
         self._store = store
         self._sinks: list[EventSink] = [sink] if sink else []
         self._batch_max = batch_max
         self._writers: dict[int, AuctionWriter] = {}
         self._attach_lock = asyncio.Lock()
         self._sweeper: asyncio.Task | None = None
+        self.owner = owner
+        self._closing = False
 
     def add_sink(self, sink: EventSink) -> None:
         self._sinks.append(sink)
@@ -284,17 +72,37 @@ class AuctionEngine:
 
     def start_sweeper(self, every_s: float = 5.0) -> None:
         """Re-attach running auctions that have no writer here (a crashed writer, another
-        process gone): overdue ones then close at once."""
+        process gone): overdue ones then close at once. With leases: renew ours every
+        `every_s` and adopt only auctions whose lease lapsed."""
         async def sweep() -> None:
             while True:
                 await asyncio.sleep(every_s)
                 try:
+                    if self.owner is not None:
+                        await self.keep_leases()
+                        continue
                     for auction_id in await self._store.running_ids():
                         if auction_id not in self._writers:
                             await self.attach(auction_id)
                 except Exception:
+                    metrics.DB_ERRORS.labels("sweep").inc()
                     log.exception("auction sweep failed")
         self._sweeper = asyncio.get_running_loop().create_task(sweep())
+
+    async def keep_leases(self) -> None:
+        assert self.owner is not None
+        o = self.owner
+        held = [aid for aid, w in self._writers.items() if w.fence is not None and not w.retiring]
+        kept = await o.leases.renew(o.me, held, o.ttl_ms)
+        for aid in held:
+            if aid not in kept and (w := self._writers.get(aid)) is not None:
+                log.warning("lease on auction %s was taken over; stopping its writer", aid)
+                metrics.LEASES.labels("lost").inc()
+                w.retire()
+        if not self._closing:
+            for aid in await o.leases.orphaned():
+                if aid not in self._writers:
+                    await self.attach(aid)
 
     async def recover(self) -> int:
         """Take over every running auction: due ones close at once, the others keep their deadline."""
@@ -311,31 +119,91 @@ class AuctionEngine:
         w = self._writers.get(auction_id)
         return w.state if w else None
 
+    def owned(self) -> list[int]:
+        return [aid for aid, w in self._writers.items() if w.fence is not None]
+
     async def attach(self, auction_id: int) -> AuctionWriter | None:
         w = self._writers.get(auction_id)
-        if w is not None:
+        if w is not None and not w.retiring:
             return w
+        if self._closing:
+            return None
         async with self._attach_lock:
             w = self._writers.get(auction_id)
-            if w is not None:
+            if w is not None and not w.retiring:
                 return w
+            if w is not None and w.task is not None:
+                await asyncio.gather(w.task, return_exceptions=True)  # let the old one finish
+            fence = None
+            if self.owner is not None:
+                o = self.owner
+                if not await self._store.is_running(auction_id):
+                    return None  # a closed lot needs no owner (and its lease keeps its epoch)
+                epoch = await o.leases.acquire(auction_id, o.me, o.ttl_ms)
+                if epoch is None:
+                    return None
+                fence = Fence(o.me, epoch, o.ttl_ms)
+            # Loaded after the lease is ours: whatever the previous owner committed is in it.
             loaded = await self._store.load(auction_id)
             if loaded is None or loaded[0].status is not rules.Status.RUNNING:
+                if fence is not None:
+                    await self.owner.leases.release(fence.owner, [auction_id])
                 return None
             state, meta, attempts = loaded
             w = AuctionWriter(state, meta, attempts, self._store, self.publish, self._batch_max,
                               self._detach)
+            w.fence = fence
+            if fence is not None:
+                metrics.LEASES.labels("taken").inc()
+                metrics.LEASES_HELD.inc()
+                log.info("writing auction %s (lease epoch %s)", auction_id, fence.epoch)
             self._writers[auction_id] = w
             w.start()
             return w
 
-    def _detach(self, auction_id: int) -> None:
-        self._writers.pop(auction_id, None)
+    def _detach(self, w: AuctionWriter) -> None:
+        auction_id = w.state.id
+        if self._writers.get(auction_id) is w:
+            self._writers.pop(auction_id)
+        if w.fence is not None:
+            metrics.LEASES_HELD.dec()
+            if not self._closing and self.owner is not None:
+                # Closed or deposed: let the lease lapse now, so nobody waits out its TTL.
+                asyncio.get_running_loop().create_task(self._release(auction_id, w.fence))
+
+    async def _release(self, auction_id: int, fence: Fence) -> None:
+        try:
+            assert self.owner is not None
+            await self.owner.leases.release(fence.owner, [auction_id])
+        except Exception:
+            log.exception("releasing the lease on auction %s failed", auction_id)
+
+    def writes(self, auction_id: int) -> bool:
+        w = self._writers.get(auction_id)
+        return w is not None and not w.retiring
+
+    async def owner_elsewhere(self, auction_id: int) -> str | None:
+        """The live owner of the auction if it is another process (taking it here if it is free)."""
+        if self.owner is None or self._closing or await self.attach(auction_id) is not None:
+            return None
+        lease = await self.owner.leases.get(auction_id)
+        if lease is not None and lease.live() and lease.owner != self.owner.me:
+            return lease.owner
+        return None
 
     async def place(self, auction_id: int, bidder_id: int, kind: str, value: int, key: str,
                     banned: bool = False, name: str = "") -> BidResult:
-        w = self._writers.get(auction_id) or await self.attach(auction_id)
+        """Decide the bid here; raises NotOwner when another live process owns the auction."""
+        w = self._writers.get(auction_id)
+        if w is None or w.retiring:
+            w = await self.attach(auction_id)
         if w is None:
+            if self.owner is not None and not self._closing:
+                lease = await self.owner.leases.get(auction_id)
+                if lease is not None and lease.live() and lease.owner != self.owner.me:
+                    raise NotOwner(lease.owner)
+            elif self._closing:
+                raise _restarting()
             return await self._not_live(auction_id, bidder_id, kind, value, key)
         fut = asyncio.get_running_loop().create_future()
         w.submit(_Job(bidder_id, kind, value, key, banned, fut, name))
@@ -353,21 +221,30 @@ class AuctionEngine:
         if loaded is None:
             raise AppError(404, "not_found", "Auction not found.")
         state = loaded[0]
+        if state.status is rules.Status.RUNNING:
+            raise _restarting()  # its lease is changing hands right now
         code = "not_started" if state.status is rules.Status.PENDING else "auction_closed"
         return result_of(auction_id, kind, value, Rejected(code, _MESSAGES[code]))
 
     async def stop(self) -> None:
-        tasks = [w.task for w in self._writers.values() if w.task]
+        """Hand over: finish the batches in flight, then release every lease at once."""
+        self._closing = True
         if self._sweeper is not None:
-            tasks.append(self._sweeper)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        writers = list(self._writers.values())
+        for w in writers:
+            w.retire()
+        tasks = [w.task for w in writers if w.task]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=RETIRE_WAIT_S)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self.owner is not None:
+            try:
+                n = await self.owner.leases.release(self.owner.me)
+                metrics.LEASES.labels("released").inc(n)
+            except Exception:
+                log.exception("releasing leases at shutdown failed")
         self._writers.clear()
-
-
-def _key_reused() -> AppError:
-    return AppError(409, "idempotency_key_reused",
-                    "This idempotency key was already used for a different bid.")
-_MESSAGES = {"not_started": "Bidding on this lot has not started yet.",
-             "auction_closed": "This auction has closed."}

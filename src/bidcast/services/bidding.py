@@ -12,6 +12,7 @@ from .accounts import Accounts, Principal
 from .auction_engine import AuctionEngine
 from .bid_results import BidResult
 from .chat import Chat
+from .ownership import BidRouter
 
 
 BID_BURST = 50      # bids one person may send at once ...
@@ -20,11 +21,13 @@ BIDS_PER_S = 20.0   # ... then this many a second
 
 class Bidding:
     def __init__(self, sessions: async_sessionmaker, engine: AuctionEngine, chat: Chat,
-                 accounts: Accounts, burst: int = BID_BURST, per_second: float = BIDS_PER_S) -> None:
+                 accounts: Accounts, burst: int = BID_BURST, per_second: float = BIDS_PER_S,
+                 router: BidRouter | None = None) -> None:
         self._burst, self._per_second = float(burst), per_second
         self._sessions = sessions
         self._accounts = accounts
         self._engine = engine
+        self.router = router or BidRouter(engine)  # decides here or forwards to the owner
         self._chat = chat
         self._room_of: dict[int, int | None] = {}  # an auction never changes room
         self._buckets: dict[int, tuple[float, float]] = {}
@@ -59,4 +62,4 @@ class Bidding:
         room_id = await self.room_of(auction_id)
         banned = (who.banned or await self._accounts.is_banned(who.id)
                   or (room_id is not None and await self._chat.is_banned(room_id, who.id)))
-        return await self._engine.place(auction_id, who.id, kind, value, key, banned, who.display_name)
+        return await self.router.place(auction_id, who.id, kind, value, key, banned, who.display_name)

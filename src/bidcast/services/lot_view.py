@@ -31,4 +31,5 @@ def lot_public(row: Auction, st: AuctionState, product: Product | None,
         "leader": person(st.leader_id), "opens_at": ms(st.opens_at), "closes_at": ms(st.closes_at),
         "bid_count": st.bid_count, "auction_seq": st.last_seq, "outcome": st.outcome.value if st.outcome else None,
         "winner": person(st.winner_id), "final_price": st.final_price,
+        "final_sale": bool(row.final_sale),
     }

@@ -10,6 +10,7 @@ from ..storage.auction_store import state_of
 from ..storage.models import Auction, ChatMessage, Product, Room, User
 from .auction_engine import AuctionEngine
 from .lot_view import lot_public
+from .flash_view import current_flash
 
 RECENT_CHAT = 50
 
@@ -29,7 +30,7 @@ def lineup_public(lots: list) -> list[dict[str, Any]]:
     """The room's lots in order, as the lineup strip shows them."""
     return [{"id": a.id, "position": a.position, "title": p.title,
              "starting_price": a.starting_price, "currency": a.currency, "status": a.status,
-             "outcome": a.outcome, "final_price": a.final_price,
+             "outcome": a.outcome, "final_price": a.final_price, "final_sale": bool(a.final_sale),
              "image_url": (p.image_urls or [None])[0]} for a, p in lots]
 
 
@@ -61,11 +62,15 @@ class RoomViews:
                     names = {i: n for i, n in await s.execute(
                         select(User.id, User.display_name).where(User.id.in_(ids)))}
                 lot_view = lot_public(a, st, p, names)
+            flash = await current_flash(s, room_id)
         return {
             "room": room_public(room),
             "lot": lot_view,
             "lineup": lineup_public(lots),
             "chat": [chat_public(m, n) for m, n in reversed(chat)],
+            # The room's latest flash sale; sold/left change after this: clients refresh them
+            # from GET /api/v1/flash-sales/{id} and then follow flash.* events (docs/protocol.md).
+            "flash": flash,
         }
 
     async def lineup(self, room_id: int) -> list[dict[str, Any]]:

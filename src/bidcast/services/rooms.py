@@ -30,6 +30,7 @@ class LotSettings:
     duration_seconds: int = 30
     soft_close_seconds: int = 10
     increments: list | None = None
+    final_sale: bool = False  # no returns (copied to the order at close)
 
 
 class Rooms:
@@ -38,11 +39,12 @@ class Rooms:
         self._engine = engine
 
     async def schedule(self, who: Principal, title: str, scheduled_at: datetime,
-                       cover_url: str | None, playback_url: str | None) -> Room:
+                       cover_url: str | None, playback_url: str | None,
+                       payment_window_seconds: int | None = None) -> Room:
         if not (who.has("host") or who.has("seller")):
             raise forbidden("Only hosts and sellers schedule live rooms.")
         room = Room(host_id=who.id, title=title, scheduled_at=scheduled_at, cover_url=cover_url,
-                    playback_url=playback_url)
+                    playback_url=playback_url, payment_window_seconds=payment_window_seconds)
         async with self._sessions.begin() as s:
             s.add(room)
         return room
@@ -218,4 +220,4 @@ def _new_auction(rules: AuctionRules, lot: LotSettings, product: Product, shop: 
                    reserve_price=rules.reserve_price, buy_now_price=rules.buy_now_price,
                    soft_close_seconds=rules.soft_close_seconds,
                    duration_seconds=rules.duration_seconds, ladder=lot.increments,
-                   status=Status.PENDING.value, last_seq=0, bid_count=0)
+                   final_sale=lot.final_sale, status=Status.PENDING.value, last_seq=0, bid_count=0)

@@ -14,11 +14,17 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..domain.auction import AuctionRules, AuctionState, Closed, Format, Outcome, Status
 from ..domain.increments import ladder_from_list
-from .models import Auction, Bid, BidRejection, Order, OrderEvent, Product, User
+from .leases import Fence, check_fence
+from .models import Auction, Bid, BidRejection, Order, OrderEvent, OrderLine, Product, Room, User
+from .notify import notify
 
 
 class StaleWriter(RuntimeError):
     """The auction moved on under this writer: another writer owns it now."""
+
+
+class Deposed(StaleWriter):
+    """This process's lease on the auction was taken over: it must stop deciding bids."""
 
 
 def to_dt(ts: float | None) -> datetime | None:
@@ -59,6 +65,9 @@ class AuctionMeta:
     product_id: int
     shop_id: int
     names: tuple[tuple[int, str], ...] = ()  # display names of the leader (for events)
+    title: str = ""
+    final_sale: bool = False
+    payment_window_s: float | None = None  # the show's own window, else the platform's
 
 
 class AuctionStore:
@@ -77,7 +86,12 @@ class AuctionStore:
             if row.leader_id is not None:
                 leader = await s.get(User, row.leader_id)
                 names = ((row.leader_id, leader.display_name if leader else ""),)
-            return state_of(row), AuctionMeta(row.room_id, row.product_id, row.shop_id, names), bids
+            product = await s.get(Product, row.product_id)
+            room = await s.get(Room, row.room_id) if row.room_id is not None else None
+            meta = AuctionMeta(row.room_id, row.product_id, row.shop_id, names,
+                               title=product.title if product else "", final_sale=row.final_sale,
+                               payment_window_s=room.payment_window_seconds if room else None)
+            return state_of(row), meta, bids
 
     async def find_attempt(self, auction_id: int, bidder_id: int, key: str) -> Bid | BidRejection | None:
         async with self._sessions() as s:
@@ -90,6 +104,11 @@ class AuctionStore:
                     BidRejection.idempotency_key == key).limit(1))).scalar_one_or_none()
             return found
 
+    async def is_running(self, auction_id: int) -> bool:
+        async with self._sessions() as s:
+            status = (await s.execute(select(Auction.status).where(Auction.id == auction_id))).scalar()
+            return status == Status.RUNNING.value
+
     async def running_ids(self) -> list[int]:
         async with self._sessions() as s:
             rows = await s.execute(select(Auction.id).where(Auction.status == Status.RUNNING.value))
@@ -97,9 +116,11 @@ class AuctionStore:
 
     async def save_batch(self, state: AuctionState, expected_seq: int, rows: list[dict],
                          meta: AuctionMeta, closed: Closed | None = None,
-                         rejections: list[dict] | None = None) -> int | None:
+                         rejections: list[dict] | None = None, fence: Fence | None = None) -> int | None:
         """Commit bid attempts and the auction's new state at once; returns an order id if one was made."""
         async with self._sessions.begin() as s:
+            if fence is not None and not await check_fence(s, state.id, fence):
+                raise Deposed(f"auction {state.id}: lease epoch {fence.epoch} was taken over")
             fields = _live_fields(state)
             if closed is not None:
                 fields |= _closed_fields(state, closed)
@@ -118,8 +139,9 @@ class AuctionStore:
         return None
 
     async def close(self, state: AuctionState, expected_seq: int, closed: Closed,
-                    meta: AuctionMeta) -> int | None:
-        return await self.save_batch(state, expected_seq, [], meta, closed)
+                    meta: AuctionMeta, fence: Fence | None = None) -> int | None:
+        fenced = {"fence": fence} if fence is not None else {}
+        return await self.save_batch(state, expected_seq, [], meta, closed, **fenced)
 
 
 def _closed_fields(state: AuctionState, closed: Closed) -> dict[str, Any]:
@@ -132,16 +154,25 @@ async def _settle(s, state: AuctionState, closed: Closed, meta: AuctionMeta,  # 
     """The winner's order, in the closing transaction; an unsold lot's unit goes back to stock."""
     if closed.outcome is Outcome.SOLD:
         assert closed.winner_id is not None and closed.final_price is not None
+        window = meta.payment_window_s or payment_window_s
         res = await s.execute(insert(Order).values(
             buyer_id=closed.winner_id, seller_id=state.rules.seller_id, shop_id=meta.shop_id,
-            product_id=meta.product_id, auction_id=state.id, amount=closed.final_price,
-            currency=state.rules.currency, status="awaiting_payment",
-            created_at=to_dt(closed.closed_at),
-            pay_by=to_dt(closed.closed_at + payment_window_s)).returning(Order.id))
+            product_id=meta.product_id, auction_id=state.id, kind="auction",
+            amount=closed.final_price, currency=state.rules.currency, status="awaiting_payment",
+            final_sale=meta.final_sale, created_at=to_dt(closed.closed_at),
+            pay_by=to_dt(closed.closed_at + window)).returning(Order.id))
         order_id = res.scalar_one()
+        await s.execute(insert(OrderLine).values(
+            order_id=order_id, product_id=meta.product_id, title=meta.title or f"Lot #{state.id}",
+            unit_price=closed.final_price, quantity=1, currency=state.rules.currency))
+        hours = max(1, round(window / 3600))
         await s.execute(insert(OrderEvent).values(
             order_id=order_id, kind="created", created_at=to_dt(closed.closed_at),
-            detail=f"won auction #{state.id}; pay within {int(payment_window_s // 3600) or 1} h"))
+            detail=f"won auction #{state.id}; pay within {hours} h"))
+        notify(s, closed.winner_id, "won", f"You won {meta.title or f'lot #{state.id}'}",
+               f"Pay within {hours} h to keep it.", link=f"/me/orders#order-{order_id}")
+        notify(s, state.rules.seller_id, "sold", f"Sold: {meta.title or f'lot #{state.id}'}",
+               f"Order #{order_id}, awaiting the buyer's payment.", link=f"/orders/{order_id}")
         return order_id
     await s.execute(update(Product).where(Product.id == meta.product_id)
                     .values(stock=Product.stock + 1))

@@ -79,6 +79,8 @@ class RoomIn(In):
     scheduled_at: datetime
     cover_url: AnyHttpUrl | None = None
     playback_url: AnyHttpUrl | None = None
+    # How long winners in this show have to pay (1 h to 7 days); default: the platform's.
+    payment_window_seconds: Annotated[int, Field(strict=True, ge=3600, le=7 * 24 * 3600)] | None = None
 
 
 class LotIn(In):
@@ -90,6 +92,7 @@ class LotIn(In):
     duration_seconds: Annotated[int, Field(ge=5, le=30 * 24 * 3600)] | None = None
     soft_close_seconds: Annotated[int, Field(ge=0, le=300)] | None = None
     increments: Annotated[list[tuple[int, int]], Field(min_length=1, max_length=50)] | None = None
+    final_sale: bool = False  # no returns; shown to bidders before they bid
 
 
 class TimedAuctionIn(LotIn):

@@ -47,7 +47,8 @@ def room(r: Room) -> dict[str, Any]:
     return {"id": r.id, "host_id": r.host_id, "title": r.title, "cover_url": r.cover_url,
             "playback_url": r.playback_url, "scheduled_at": iso(r.scheduled_at), "status": r.status,
             "started_at": iso(r.started_at), "ended_at": iso(r.ended_at),
-            "current_auction_id": r.current_auction_id}
+            "current_auction_id": r.current_auction_id,
+            "payment_window_seconds": r.payment_window_seconds}
 
 
 def auction(row: Auction, st: AuctionState, viewer: Principal | None,
@@ -69,6 +70,7 @@ def auction(row: Auction, st: AuctionState, viewer: Principal | None,
         "your_max": st.leader_max if mine else None,
         "outcome": st.outcome.value if st.outcome else None,
         "winner_id": st.winner_id, "final_price": st.final_price,
+        "final_sale": bool(row.final_sale),
         "server_time": iso(time.time()),
     }
 

@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from itsdangerous import BadSignature
 
+from .. import metrics
 from ..domain.money import MAX_AMOUNT
 from ..errors import AppError
 from ..realtime.connection import Connection
@@ -19,6 +20,7 @@ from ..realtime.protocol import encode
 from .schemas import MAX_ID
 from ..services.accounts import Principal
 from ..services.bid_results import BidResult
+from ..services.ownership import worker_id
 from .auth import SESSION_COOKIE
 
 router = APIRouter()
@@ -27,6 +29,7 @@ HELLO_WAIT_S = 2.0
 MAX_FRAME = 4096
 LIKES_PER_S = 10
 KILL_GRACE_S = 30.0
+WORKER = worker_id()
 
 
 async def socket_user(ws: WebSocket) -> tuple[Principal | None, bool]:
@@ -70,9 +73,10 @@ async def room_socket(ws: WebSocket, room_id: int) -> None:
                       lambda code, reason: kill_socket(ws, code, reason), raw_transport(ws))
     hub.join(conn, last_seq)
     conn.start()
+    metrics.VIEWERS.inc()
     conn.push_direct(encode("welcome", hub.seq, {
         "user": {"id": who.id, "display_name": who.display_name} if who else None,
-        "room_id": room_id, "resumed_from": last_seq}, personal=True))
+        "room_id": room_id, "resumed_from": last_seq, "worker": WORKER}, personal=True))
     session = _Session(ws, c, hub, conn, who)
     tasks: set[asyncio.Task] = set()
     try:
@@ -87,6 +91,7 @@ async def room_socket(ws: WebSocket, room_id: int) -> None:
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        metrics.VIEWERS.dec()
         hub.leave(conn)
         for t in tasks:
             t.cancel()

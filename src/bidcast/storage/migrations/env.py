@@ -4,8 +4,9 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import event, text
 
-from bidcast.storage.db import create_engine
+from bidcast.storage.db import create_engine, is_sqlite
 from bidcast.storage.models import Base
 
 config = context.config
@@ -20,9 +21,25 @@ def _run(connection) -> None:  # noqa: ANN001
 
 
 async def _online() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    engine = create_engine(url)
+    sqlite = is_sqlite(url)
+    if sqlite:
+        # SQLite alters a table by copying it and dropping the old one; with foreign keys on,
+        # that drop fails as soon as any row points at the table. Off while migrating (it can
+        # only change outside a transaction), then every key is checked before committing.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _no_fk(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=OFF")
+            cur.close()
     async with engine.connect() as conn:
         await conn.run_sync(_run)
+        if sqlite:
+            broken = (await conn.execute(text("PRAGMA foreign_key_check"))).all()
+            if broken:
+                await conn.rollback()
+                raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
         await conn.commit()
     await engine.dispose()
 

@@ -53,11 +53,7 @@ async def my_products(request: Request, limit: Limit = 200,
             "products": [views.product(p) for p in products]}
 
 
-@router.get("/me/notifications")
-async def my_notifications(request: Request, limit: Limit = 50,
-                           who: Principal = Depends(current_user)) -> dict:
-    """Outbid, won, lost, sales and shop review news, newest first."""
-    return {"notifications": await activity(request).notifications(who.id, limit)}
+# GET /me/notifications (stored, paged, unread filter): web/api/notifications.py
 
 
 @router.get("/me/summary")

@@ -20,14 +20,15 @@ def lot_settings(body: LotIn, request: Request) -> LotSettings:
         duration_seconds=body.duration_seconds or s.lot_duration_seconds,
         soft_close_seconds=(s.soft_close_seconds if body.soft_close_seconds is None
                             else body.soft_close_seconds),
-        increments=[list(b) for b in body.increments] if body.increments else None)
+        increments=[list(b) for b in body.increments] if body.increments else None,
+        final_sale=body.final_sale)
 
 
 @router.post("/rooms", status_code=201)
 async def schedule(body: RoomIn, request: Request, who: Principal = Depends(current_user)) -> dict:
     room = await request.app.state.c.rooms.schedule(
         who, body.title, body.scheduled_at, str(body.cover_url) if body.cover_url else None,
-        str(body.playback_url) if body.playback_url else None)
+        str(body.playback_url) if body.playback_url else None, body.payment_window_seconds)
     return {"room": views.room(room)}
 
 

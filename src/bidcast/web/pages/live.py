@@ -61,7 +61,9 @@ async def host_home(request: Request) -> Response:
     rooms.sort(key=lambda r: (rank.get(r.status, 2),
                               r.scheduled_at.timestamp() * (1 if r.status == "scheduled" else -1)))
     can_host = who.has("host") or who.has("seller") or who.has("admin")
-    return render(request, "host.html", who, rooms=rooms, can_host=can_host)
+    default_window_h = max(1, round(request.app.state.c.settings.payment_window_seconds / 3600))
+    return render(request, "host.html", who, rooms=rooms, can_host=can_host,
+                  default_window_h=default_window_h)
 
 
 @router.get("/host/rooms/{room_id}", response_class=HTMLResponse)

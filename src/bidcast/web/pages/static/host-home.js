@@ -26,6 +26,7 @@ if (form) {
     const data = new FormData(form);
     const body = { title: data.get("title").trim(), scheduled_at: new Date(data.get("scheduled_at")).toISOString() };
     for (const key of ["cover_url", "playback_url"]) if (data.get(key)) body[key] = data.get(key).trim();
+    if (data.get("payment_window_hours")) body.payment_window_seconds = Number(data.get("payment_window_hours")) * 3600;
     const submit = form.querySelector("[type=submit]");
     submit.disabled = true;
     try {

@@ -6,6 +6,7 @@ import { ApiError, api, el, money, showError } from "/static/app.js";
 import { Countdown } from "/static/countdown.js";
 import { RoomSocket } from "/static/room-socket.js";
 import { CONDITIONS, compact, setText, toMinor } from "/static/room-format.js";
+import { mountHostFlash } from "/static/host-flash.js";
 
 const root = document.getElementById("host");
 const q = (testid) => root.querySelector(`[data-testid="${testid}"]`);
@@ -42,6 +43,7 @@ const D = {
 
 const sock = new RoomSocket(roomId, { snapshot: onSnapshot, event: onEvent, personal: onPersonal, status: onStatus });
 const countdown = new Countdown(D.countdown, sock.clock, { onZero: renderLot });
+const flash = mountHostFlash(sock.clock, roomId);
 
 function fail(err) {
   showError(D.error, err);
@@ -233,6 +235,7 @@ function renderLineup() {
     const prices = [`from ${money(l.starting_price, l.currency)}`];
     if (l.reserve_price_set) prices.push("reserve");
     if (l.buy_now_price) prices.push(`buy now ${money(l.buy_now_price, l.currency)}`);
+    if (l.final_sale) prices.push("final sale");
     prices.push(`${l.duration_seconds}s`);
     const stock = S.products.get(l.product_id)?.stock;
     if (l.status === "pending" && stock === 0) prices.push("no stock left: restock it or move it down");
@@ -373,6 +376,7 @@ D.addForm.addEventListener("submit", (e) => {
   for (const key of ["duration_seconds", "soft_close_seconds"]) {
     if (f[key].value.trim()) body[key] = Number.parseInt(f[key].value, 10);
   }
+  if (f.final_sale?.checked) body.final_sale = true;  // bidders see "Final sale — no returns"
   const submit = D.addForm.querySelector("[type=submit]");
   act(submit, async () => {
     try {
@@ -382,6 +386,7 @@ D.addForm.addEventListener("submit", (e) => {
       renderLineup();
       for (const key of ["starting_price", "reserve_price", "buy_now_price", "duration_seconds", "soft_close_seconds"]) f[key].value = "";
       f.product_id.value = "";
+      if (f.final_sale) f.final_sale.checked = false;
     } catch (err) {
       showError(error, err);
     }
@@ -487,6 +492,7 @@ function onSnapshot(msg) {
   renderStatus(); renderLot(); renderLineup();
   resetBids(S.lot);
   resetChat(d.chat);
+  flash.snapshot(d.flash);
 }
 
 function onEvent(msg) {
@@ -529,6 +535,11 @@ function onEvent(msg) {
       break;
     case "viewers":
       setText(D.viewers, compact(d.count));
+      break;
+    case "flash.started":
+    case "flash.stock":
+    case "flash.ended":
+      flash.event(msg.type, d);
       break;
     case "room.updated":
       Object.assign(S.room, d);

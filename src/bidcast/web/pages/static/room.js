@@ -7,6 +7,7 @@ import { Countdown } from "/static/countdown.js";
 import { RoomSocket } from "/static/room-socket.js";
 import { startVideo } from "/static/room-video.js";
 import { CONDITIONS, compact, setText, toMinor, toMajorText } from "/static/room-format.js";
+import { mountRoomFlash } from "/static/room-flash.js";
 
 const root = document.getElementById("room");
 const q = (testid) => root.querySelector(`[data-testid="${testid}"]`);
@@ -56,6 +57,7 @@ const sock = new RoomSocket(roomId, {
   snapshot: onSnapshot, event: onEvent, personal: onPersonal, status: onStatus,
 });
 const countdown = new Countdown(D.countdown, sock.clock, { onZero: renderState });
+const flash = mountRoomFlash(sock.clock);
 
 // ---- helpers ------------------------------------------------------------------------------
 const isMe = (user) => Boolean(me && user && user.id === me.id);
@@ -96,6 +98,8 @@ function renderLot() {
   if (lot?.format === "sudden_death") meta.push("Sudden death: no extensions");
   else if (lot?.soft_close_seconds) meta.push(`Late bids add ${lot.soft_close_seconds}s`);
   setText(D.lotMeta, meta.join(" · "));
+  const finalSale = byId("lot-final-sale");  // shown before anyone bids: such a lot cannot be returned
+  if (finalSale) finalSale.hidden = !(lot ? lot.final_sale : preview?.final_sale);
   for (const node of currencySigns) setText(node, currencySign(currency()));
   renderPrice();
 }
@@ -476,6 +480,7 @@ function onSnapshot(msg) {
   resetChat(d.chat);
   if (S.lot?.status === "closed" && isMe(S.lot.winner)) showWin(S.lot.product?.title, null, S.lot.final_price, S.lot.currency);
   checkMyBids(S.lot);
+  flash.snapshot(d.flash);
 }
 
 function onEvent(msg) {
@@ -489,7 +494,7 @@ function onEvent(msg) {
       if (item) item.status = "running";
       else S.lineup.push({ id: d.lot.id, position: d.lot.position, title: d.lot.product?.title,
         starting_price: d.lot.starting_price, currency: d.lot.currency, status: "running",
-        image_url: d.lot.product?.image_url });
+        image_url: d.lot.product?.image_url, final_sale: d.lot.final_sale });
       if (D.customInput) D.customInput.value = "";
       if (D.maxInput) D.maxInput.value = "";
       renderLineup(); renderLot();
@@ -541,6 +546,11 @@ function onEvent(msg) {
       break;
     case "viewers":
       S.viewers = d.count; renderCounts();
+      break;
+    case "flash.started":
+    case "flash.stock":
+    case "flash.ended":
+      flash.event(msg.type, d);
       break;
     case "room.updated":
       Object.assign(S.room, d);

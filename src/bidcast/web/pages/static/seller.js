@@ -1,6 +1,6 @@
-// The seller center's lists: the shop's products (with withdraw) and its orders.
+// The seller center's product list (with withdraw); orders live in orders.js.
 import { api, el, money, showError } from "/static/app.js";
-import { badge, empty, fill, label, orderBadge, thumb, time } from "/static/me_ui.js";
+import { badge, empty, fill, label, thumb } from "/static/me_ui.js";
 
 const CONDITION = { new: "New", like_new: "Like new", used_good: "Used — good", used_fair: "Used — fair", for_parts: "For parts" };
 
@@ -43,18 +43,6 @@ function productRow(p) {
   return row;
 }
 
-function saleRow(o) {
-  return el("article", { class: "item", "data-testid": "order-row", "data-order-id": o.id },
-    thumb(o.product.image_url),
-    el("div", { class: "item-body" },
-      el("strong", { class: "item-title" }, o.product.title),
-      el("span", { class: "small" }, "Buyer: ", el("strong", { "data-testid": "order-buyer" }, o.buyer.display_name)),
-      el("span", { class: "muted small" }, `Order #${o.id} · `, time(o.created_at, (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })))),
-    el("div", { class: "item-side" },
-      orderBadge(o.status),
-      el("span", { class: "price" }, money(o.total.amount, o.total.currency))));
-}
-
 const root = document.querySelector("[data-seller-view]");
 
 function recount() {
@@ -75,7 +63,4 @@ if (root?.dataset.sellerView === "products") {
     const row = saved && root.querySelector(`[data-product-id="${CSS.escape(saved)}"]`);
     if (row) { row.classList.add("is-saved"); row.scrollIntoView({ block: "nearest" }); }
   });
-} else if (root?.dataset.sellerView === "orders") {
-  fill(root, async () => (await api("GET", "/api/v1/me/sales")).orders, saleRow,
-    () => empty("No orders yet. Lots sold in your live shows show up here."));
 }

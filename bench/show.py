@@ -1,0 +1,249 @@
+"""A live show end to end, 1 worker against 2 workers, on PostgreSQL + Redis.
+
+For each worker count: a fresh database with the demo shop and room, `bidcast serve --workers N`
+and, in a separate process, `bidcast simulate` as the crowd: viewers, bidders (eager, sniper and
+proxy styles, bidding over their sockets), chatters, and the host starting lots with soft close
+one after another. Reported side by side: accepted bids/s, bid ack p50/p99 (sent → ack on the
+bidder's socket), delivery p50/p99 (event's server time → receipt by sampled viewers), errors,
+server CPU per worker and where a worker's CPU goes (py-spy). Afterwards every lot is checked
+against the bids table: exactly one outcome, the winner holds the highest bid, the price follows
+the ladder, one order per sold lot and none for an unsold one.
+
+Usage: .venv/bin/python bench/show.py [--quick] [--viewers 2000 --bidders 300 --lots 6 ...]
+Writes bench/results/show-latest.json and a timestamped copy.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from _common import (
+    REPO,
+    ServerProcess,
+    environment,
+    fresh_pg_url,
+    migrate,
+    proc_cpu_seconds,
+    table,
+    utc_stamp,
+    write_results,
+)
+
+REDIS_URL = os.environ.get("BIDCAST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+HOST = ("seller@bidcast.test", "bidcast-demo")
+ACK_P99_TARGET_MS, DELIVERY_P99_TARGET_MS = 50, 250
+
+
+def forget_redis() -> None:
+    import redis
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(r.scan_iter(match="bidcast:*", count=1000))
+        for i in range(0, len(keys), 500):
+            r.delete(*keys[i:i + 500])
+    finally:
+        r.close()
+
+
+def profile(pid: int, seconds: int, out: Path) -> list[tuple[str, float]]:
+    """py-spy samples of one worker: the functions where its CPU time goes (self time, %)."""
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        return [("py-spy not installed (pip install py-spy)", 0.0)]
+    r = subprocess.run([str(spy), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "50",
+                        "--format", "raw", "--output", str(out), "--nonblocking"],
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not out.exists():
+        return [(f"py-spy failed: {r.stderr.strip()[-200:]}", 0.0)]
+    own: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        leaf = stack.split(";")[-1]
+        own[leaf.split(" (")[0] + " (" + leaf.split(" (")[-1].split(":")[0].split("/")[-1]] += int(n)
+        total += int(n)
+    return [(name, round(100 * n / total, 1)) for name, n in own.most_common(12)] if total else []
+
+
+async def check_outcomes(url: str, lot_ids: list[int]) -> dict[str, Any]:
+    """Every lot: closed once, the winner is the last leader and holds the highest bid, one order."""
+    conn = await asyncpg.connect(url)
+    wrong: list[str] = []
+    checked = 0
+    try:
+        for aid in lot_ids:
+            a = await conn.fetchrow("SELECT status, outcome, winner_id, final_price, reserve_price, "
+                                    "starting_price FROM auctions WHERE id = $1", aid)
+            bids = await conn.fetch("SELECT seq, bidder_id, kind, value, price_after, leader_after "
+                                    "FROM bids WHERE auction_id = $1 ORDER BY seq", aid)
+            orders = await conn.fetch("SELECT buyer_id, amount FROM orders WHERE auction_id = $1", aid)
+            checked += 1
+            if a["status"] != "closed":
+                wrong.append(f"lot {aid} is {a['status']}")
+                continue
+            if [b["seq"] for b in bids] != list(range(1, len(bids) + 1)):
+                wrong.append(f"lot {aid}: seqs are not contiguous")
+            if not bids:
+                if a["outcome"] == "sold" or orders:
+                    wrong.append(f"lot {aid}: sold without a bid")
+                continue
+            last = bids[-1]
+            top: dict[int, int] = {}
+            for b in bids:
+                top[b["bidder_id"]] = max(top.get(b["bidder_id"], 0), b["value"])
+            best = max(top.values())
+            others = sorted((v for k, v in top.items() if k != a["winner_id"]), reverse=True)
+            if a["outcome"] == "sold":
+                if (a["winner_id"], a["final_price"]) != (last["leader_after"], last["price_after"]):
+                    wrong.append(f"lot {aid}: outcome differs from the last accepted bid")
+                if top.get(a["winner_id"], 0) != best:
+                    wrong.append(f"lot {aid}: the winner does not hold the highest bid")
+                # Price rule: at least every other bidder's best, at most the winner's own.
+                if not (others[0] if others else a["starting_price"]) <= a["final_price"] <= top[a["winner_id"]]:
+                    wrong.append(f"lot {aid}: price {a['final_price']} outside [second best, winner's best]")
+                if [(o["buyer_id"], o["amount"]) for o in orders] != [(a["winner_id"], a["final_price"])]:
+                    wrong.append(f"lot {aid}: orders {list(map(tuple, orders))}")
+            elif orders:
+                wrong.append(f"lot {aid}: unsold with an order")
+    finally:
+        await conn.close()
+    return {"lots_checked": checked, "wrong": wrong}
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _wait_for_first_lot(url: str, timeout: float) -> float:
+    async def running() -> bool:
+        conn = await asyncpg.connect(url)
+        try:
+            return bool(await conn.fetchval("SELECT count(*) FROM auctions WHERE status = 'running'"))
+        finally:
+            await conn.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not asyncio.run(running()):
+        time.sleep(0.5)
+    return time.monotonic()
+
+
+def run_case(workers: int, a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    url, drop = fresh_pg_url("show")
+    forget_redis()
+    srv = ServerProcess(url, workdir / f"w{workers}", workers=workers, extra_env={
+        "BIDCAST_REDIS_URL": REDIS_URL, "BIDCAST_LOG_LEVEL": "warning",
+        "BIDCAST_PAYMENT_WINDOW_SECONDS": "3600"})
+    try:
+        migrate(url)
+        srv.workdir.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "bidcast", "seed-demo"], env=srv.env, cwd=srv.workdir,
+                       check=True, capture_output=True)
+        srv.start(60)
+        time.sleep(1.0)
+        pids = [p for p in srv.worker_pids() if "resource_tracker" not in _cmdline(p)] or [srv.proc.pid]
+        sim = subprocess.Popen([
+            sys.executable, "-m", "bidcast", "simulate", "--url", srv.url, "--room", "1",
+            "--viewers", str(a.viewers), "--bidders", str(a.bidders), "--chatters", str(a.chatters),
+            "--chat-rate", str(a.chat_rate / max(1, a.chatters)), "--host-email", HOST[0],
+            "--host-password", HOST[1], "--lot-seconds", str(a.lot_seconds), "--soft-close",
+            str(a.soft_close), "--lots", str(a.lots), "--seconds", str(a.timeout),
+            "--sample-every", str(a.sample_every), "--bid-pace", str(a.bid_pace)],
+            env={**os.environ, "PYTHONPATH": str(REPO / "src")}, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        cpu0 = {p: proc_cpu_seconds(p) for p in pids}
+        sim_cpu0 = proc_cpu_seconds(sim.pid) or 0.0
+        t0 = time.monotonic()
+        # Profile the busiest worker once the first lot is under way.
+        lots_at = _wait_for_first_lot(url, a.timeout)
+        time.sleep(min(a.lot_seconds / 2, 10))
+        busy = {p: proc_cpu_seconds(p) or 0.0 for p in pids}
+        time.sleep(1.0)
+        busiest = max(pids, key=lambda p: (proc_cpu_seconds(p) or 0.0) - busy[p])
+        hot = profile(busiest, a.profile_seconds, workdir / f"spy-w{workers}.txt")
+        sim_cpu = 0.0
+        while sim.poll() is None:
+            sim_cpu = proc_cpu_seconds(sim.pid) or sim_cpu
+            cpu1 = {p: proc_cpu_seconds(p) for p in pids}
+            time.sleep(0.5)
+        wall = time.monotonic() - t0
+        out, err = sim.communicate()
+        lines = [x for x in out.splitlines() if x.startswith("{")]
+        if not lines:
+            raise RuntimeError(f"simulate failed: {err[-2000:]}")
+        summary = json.loads(lines[-1])
+        outcomes = asyncio.run(check_outcomes(url, summary["lot_ids"]))
+        cpu = {str(p): round(100 * ((cpu1.get(p) or 0) - (cpu0.get(p) or 0)) / wall, 1) for p in pids}
+        return {"workers": workers, **summary, "outcomes": outcomes,
+                "server_cpu_pct_per_worker": cpu, "simulate_cpu_pct": round(100 * (sim_cpu - sim_cpu0) / wall, 1),
+                "profile_worker": busiest, "profile_top": hot, "wall_s": round(wall, 1),
+                "setup_s": round(lots_at - t0, 1)}
+    finally:
+        srv.stop()
+        drop()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="A short show (about a minute per case).")
+    p.add_argument("--workers", default="1,2")
+    p.add_argument("--viewers", type=int, default=2000)
+    p.add_argument("--bidders", type=int, default=300)
+    p.add_argument("--chatters", type=int, default=60)
+    p.add_argument("--chat-rate", type=float, default=50.0, help="Chat messages per second, in all.")
+    p.add_argument("--lots", type=int, default=6)
+    p.add_argument("--lot-seconds", type=int, default=30)
+    p.add_argument("--soft-close", type=int, default=10)
+    p.add_argument("--bid-pace", type=float, default=0.5)
+    p.add_argument("--sample-every", type=int, default=10)
+    p.add_argument("--profile-seconds", type=int, default=10)
+    p.add_argument("--timeout", type=float, default=900)
+    a = p.parse_args()
+    if a.quick:
+        a.viewers, a.bidders, a.chatters, a.chat_rate = 500, 60, 20, 15.0
+        a.lots, a.lot_seconds, a.soft_close, a.profile_seconds = 2, 15, 5, 5
+    started = utc_stamp()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bidcast-show-") as tmp:
+        for n in (int(x) for x in a.workers.split(",")):
+            rows.append(run_case(n, a, Path(tmp)))
+            print(f"{n} worker(s): done", file=sys.stderr)
+    for r in rows:
+        r["within_targets"] = bool(r.get("ack_p99_ms") is not None and r["ack_p99_ms"] <= ACK_P99_TARGET_MS
+                                   and (r.get("delivery_p99_ms") or 1e9) <= DELIVERY_P99_TARGET_MS
+                                   and not r["errors"] and not r["outcomes"]["wrong"])
+    print(table([{**r, "wrong": len(r["outcomes"]["wrong"]), "errs": sum(r["errors"].values())} for r in rows], [
+        ("workers", "workers"), ("accepted_per_s", "accepted/s"), ("ack_p50_ms", "ack p50"),
+        ("ack_p99_ms", "ack p99"), ("delivery_p50_ms", "deliv p50"), ("delivery_p99_ms", "deliv p99"),
+        ("errs", "errors"), ("unanswered_bids", "unanswered"), ("lots_started", "lots"),
+        ("wrong", "wrong outcomes"), ("simulate_cpu_pct", "sim CPU %"), ("within_targets", "targets")]))
+    for r in rows:
+        print(f"\nworker CPU % ({r['workers']} worker(s)): {r['server_cpu_pct_per_worker']}; "
+              f"py-spy top of worker {r['profile_worker']}:")
+        for name, pct in r["profile_top"][:8]:
+            print(f"  {pct:5.1f} %  {name}")
+    payload = {"benchmark": "show", "started_at": started, "config": vars(a), "results": rows,
+               "environment": environment()}
+    write_results("show", payload)
+    print(json.dumps({"show": [{k: r.get(k) for k in ("workers", "accepted_per_s", "ack_p50_ms", "ack_p99_ms",
+                                                      "delivery_p50_ms", "delivery_p99_ms", "errors",
+                                                      "within_targets")} for r in rows]}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
