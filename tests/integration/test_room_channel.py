@@ -6,7 +6,9 @@ slow-client timeout check, which does not depend on the database.
 """
 from __future__ import annotations
 
+
 import asyncio
+import collections
 import statistics
 from collections.abc import Coroutine
 from typing import Any
@@ -225,7 +227,8 @@ async def _flood(bidder_ws: RoomClient, healthy: list[RoomClient]) -> int:
             await asyncio.sleep(0.05)
     await bidder_ws.wait_count(lambda m: m["type"] in ("bid.ack", "bid.rejected"), FLOOD_BIDS, timeout=30)
     top = max(m["data"]["auction_seq"] for m in bidder_ws.personal("bid.ack"))
-    assert top > 2_048 + 100, "most of the flood must be accepted"
+    refused = collections.Counter(m["data"].get("code") for m in bidder_ws.personal("bid.rejected"))
+    assert top > 2_048 + 100, f"most of the flood must be accepted; refused: {dict(refused)}"
     await asyncio.gather(*[h.wait_type("bid.accepted", timeout=15, auction_seq=top) for h in healthy])
     return top
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -58,8 +60,18 @@ class Bidding:
 
     async def place(self, auction_id: int, who: Principal, kind: str, value: int, key: str) -> BidResult:
         """Account bans and the host's room bans both end in the rules' `banned` rejection."""
+        banned = await self.admit(auction_id, who)
+        return await self.decide(auction_id, who, kind, value, key, banned)
+
+    async def admit(self, auction_id: int, who: Principal) -> bool:
+        """The checks before a bid reaches its writer: the flood limit (raises), then whether the
+        bidder is banned from the platform or the room (usually cached: no I/O)."""
         self._throttle(who.id)
         room_id = await self.room_of(auction_id)
-        banned = (who.banned or await self._accounts.is_banned(who.id)
-                  or (room_id is not None and await self._chat.is_banned(room_id, who.id)))
-        return await self.router.place(auction_id, who.id, kind, value, key, banned, who.display_name)
+        return bool(who.banned or await self._accounts.is_banned(who.id)
+                    or (room_id is not None and await self._chat.is_banned(room_id, who.id)))
+
+    def decide(self, auction_id: int, who: Principal, kind: str, value: int, key: str,
+               banned: bool) -> Coroutine[Any, Any, BidResult]:
+        """The auction's writer decides: here, or on the worker that owns the auction."""
+        return self.router.place(auction_id, who.id, kind, value, key, banned, who.display_name)

@@ -117,7 +117,8 @@ def actions_for(o: Order, who: Principal) -> list[str]:
         out.append("pay")
     if o.status in CANCELLABLE and who.id in (o.buyer_id, o.seller_id):
         out.append("cancel")
-    if o.status == "paid" and o.payment_state == "paid" and who.id == o.seller_id:
+    if (o.status == "paid" and o.payment_state in ("paid", "partially_refunded")
+            and who.id == o.seller_id):
         out.append("ship")
     if o.status == "delivered" and not o.final_sale and who.id == o.buyer_id:
         out.append("return")  # the return page says whether the window is still open

@@ -167,6 +167,7 @@ class _Session:
     def __init__(self, ws: WebSocket, c: Any, hub: RoomHub, conn: Connection, who: Principal | None) -> None:
         self.ws, self.c, self.hub, self.conn, self.who = ws, c, hub, conn, who
         self._likes_window = (0.0, 0)
+        self._bid_order = asyncio.Lock()
 
     def send(self, type_: str, data: dict[str, Any]) -> None:
         self.conn.push_direct(encode(type_, self.hub.seq, data, personal=True))
@@ -239,7 +240,14 @@ class _Session:
             return
         kind, value = ("max", max_amount) if max_amount is not None else ("direct", amount)
         try:
-            res = await self.c.bidding.place(auction_id, self.who, kind, value, key)
+            # One socket's bids reach the writer in the order they were sent: the checks before it
+            # may wait on a cache miss, so they run one bid at a time; deciding is not waited for
+            # here (tasks start in the order they are created), so a socket still pipelines.
+            async with self._bid_order:
+                banned = await self.c.bidding.admit(auction_id, self.who)
+                decided = asyncio.get_running_loop().create_task(
+                    self.c.bidding.decide(auction_id, self.who, kind, value, key, banned))
+            res = await decided
         except AppError as e:
             self.send("bid.rejected", {"code": e.code, "message": e.message, "idempotency_key": key,
                                        "auction_id": auction_id})

@@ -23,7 +23,7 @@ function sellerRow(o) {
     el("div", { class: "item-thumb", "aria-hidden": "true" }),
     el("div", { class: "item-body" },
       el("strong", { class: "item-title" }, o.title || `Order #${o.order_id}`),
-      el("span", { class: "small" }, `Order #${o.order_id} was not paid in time.`),
+      el("span", { class: "small" }, `Order #${o.order_id} was left unpaid.`),
       el("span", { class: "muted small" }, "The runner-up can buy it at their highest bid.")),
     el("div", { class: "item-actions" }, button, error));
   button.addEventListener("click", async () => {
