@@ -97,6 +97,7 @@ class SandboxOutbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._sender.aclose()
 
 
 def sandbox_for(settings, sessions: async_sessionmaker):

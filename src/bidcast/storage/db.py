@@ -28,7 +28,13 @@ def create_engine(url: str, *, synchronous: str = "full") -> AsyncEngine:
         db = make_url(aurl).database
         if db and db != ":memory:":
             Path(db).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(aurl, connect_args={"timeout": 30})
+        # One connection, handed out in turn (the pool's queue is first come, first served):
+        # SQLite lets one transaction write at a time and every transaction here takes the write
+        # lock at BEGIN, so more connections add no concurrency, only waiting in SQLite's busy
+        # handler, which sleeps in growing steps and lets newcomers overtake: with eight buyers
+        # checking out, payments waited up to 10 s (p99) behind each other.
+        engine = create_async_engine(aurl, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
+                                     pool_timeout=60)
         sync_level = "FULL" if synchronous.lower() == "full" else "NORMAL"
 
         @event.listens_for(engine.sync_engine, "connect")
