@@ -8,7 +8,6 @@ every process picks up the ones that are due (failed attempts, events of a crash
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ..periodic import Periodic
 from ..storage.models import SandboxEvent
 from .webhooks import WebhookSender
 
@@ -35,7 +35,7 @@ class SandboxOutbox:
         self.max_delay = max_delay
         self.first_delay = first_delay
         self._clock = clock
-        self._task: asyncio.Task | None = None
+        self._periodic = Periodic(self.deliver_due, "sandbox webhook outbox")
 
     async def send(self, event: dict[str, Any]) -> bool:
         """Deliver a freshly stored event shortly (the provider calls this after each commit).
@@ -81,22 +81,10 @@ class SandboxOutbox:
         return sent
 
     def start(self, every_s: float) -> None:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(every_s)
-                try:
-                    await self.deliver_due()
-                except Exception:
-                    log.exception("sandbox webhook outbox")
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(loop())
+        self._periodic.start(every_s)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._periodic.stop()
         await self._sender.aclose()
 
 

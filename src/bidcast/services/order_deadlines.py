@@ -6,12 +6,12 @@ that only one of them can win.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ..periodic import Periodic
 from ..storage.flash_store import release_units
 from ..storage.models import Order, OrderEvent, OrderLine, Product, User, utcnow
 from ..storage.notify import notify
@@ -37,7 +37,7 @@ class OrderDeadlines:
     def __init__(self, sessions: async_sessionmaker, accounts: Accounts) -> None:
         self._sessions = sessions
         self._accounts = accounts
-        self._task: asyncio.Task | None = None
+        self._periodic = Periodic(self.cancel_overdue, "payment deadline sweep")
 
     async def cancel_overdue(self) -> list[int]:
         """Cancel every awaiting-payment order past its deadline; returns their ids."""
@@ -82,16 +82,7 @@ class OrderDeadlines:
         return cancelled
 
     def start(self, every_s: float) -> None:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(every_s)
-                try:
-                    await self.cancel_overdue()
-                except Exception:
-                    log.exception("payment deadline sweep failed")
-        self._task = asyncio.get_running_loop().create_task(loop())
+        self._periodic.start(every_s)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._periodic.stop()

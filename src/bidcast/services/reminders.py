@@ -11,7 +11,6 @@ writes nothing.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ..periodic import Periodic
 from ..storage.models import Order, OrderLine, PaymentReminder, utcnow
 from ..storage.notify import notify
 
@@ -35,7 +35,7 @@ def _left(delta: timedelta) -> str:
 class PaymentReminders:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
-        self._task: asyncio.Task | None = None
+        self._periodic = Periodic(self.sweep, "payment reminder sweep")
 
     async def sweep(self) -> list[int]:
         """Remind every order that is due for it; returns the reminded order ids."""
@@ -69,16 +69,7 @@ class PaymentReminders:
         return reminded
 
     def start(self, every_s: float) -> None:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(every_s)
-                try:
-                    await self.sweep()
-                except Exception:
-                    log.exception("payment reminder sweep failed")
-        self._task = asyncio.get_running_loop().create_task(loop())
+        self._periodic.start(every_s)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._periodic.stop()

@@ -5,8 +5,6 @@ refunds twice. Every move is a guarded UPDATE on the return's status: one caller
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -17,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ..domain import returns as rules
 from ..domain.returns import R, ReturnError
 from ..errors import AppError, forbidden, not_found
+from ..periodic import Periodic
 from ..storage.models import Order, OrderEvent, ReturnRequest, utcnow
 from ..storage.notify import notify
 from ..storage.payment_store import captured_payment
@@ -58,7 +57,7 @@ class Returns:
         self._refunds = refunds
         self.window_s = window_s
         self.reply_s = reply_s
-        self._task: asyncio.Task | None = None
+        self._periodic = Periodic(self.sweep, "returns sweep")
 
     async def request(self, who: Principal, order_id: int, reason: str, photo_urls: list[str]) -> dict:
         reason = (reason or "").strip()
@@ -263,19 +262,7 @@ class Returns:
         return len(overdue)
 
     def start(self, every_s: float) -> None:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(every_s)
-                try:
-                    await self.sweep()
-                except Exception:
-                    log.exception("returns sweep")
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(loop())
+        self._periodic.start(every_s)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._periodic.stop()

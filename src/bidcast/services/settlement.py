@@ -8,7 +8,6 @@ between the cancel and its refund leaves one behind). `now` is a parameter: test
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -16,6 +15,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..domain import ledger
+from ..periodic import Periodic
 from ..storage import models
 from ..storage.ledger_store import record
 from ..storage.models import Order, OrderEvent, utcnow
@@ -73,7 +73,7 @@ class Settlement:
                         funds_hold_s, return_window_s)
             funds_hold_s = return_window_s
         self.funds_hold_s = funds_hold_s
-        self._task: asyncio.Task | None = None
+        self._periodic = Periodic(self.sweep, "settlement sweep")
 
     async def sweep(self, now: datetime | None = None) -> dict[str, list[int]]:
         now = now or utcnow()
@@ -152,16 +152,7 @@ class Settlement:
         return done
 
     def start(self, every_s: float) -> None:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(every_s)
-                try:
-                    await self.sweep()
-                except Exception:
-                    log.exception("settlement sweep failed")
-        self._task = asyncio.get_running_loop().create_task(loop())
+        self._periodic.start(every_s)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._periodic.stop()
