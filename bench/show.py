@@ -9,6 +9,12 @@ server CPU per worker and where a worker's CPU goes (py-spy). Afterwards every l
 against the bids table: exactly one outcome, the winner holds the highest bid, the price follows
 the ladder, one order per sold lot and none for an unsold one.
 
+The crowd's accounts are created in the database before the show, sharing one argon2 hash made
+with the cheapest parameters (a hash carries its own parameters, so each login verifies in about a
+millisecond): with the production parameters, signing up and logging in 360 simulated users cost
+the server over a minute of hashing before the show could start.
+`--fanout-ms 0,50` runs every worker count once per fan-out interval (BIDCAST_FANOUT_INTERVAL_MS).
+
 Usage: .venv/bin/python bench/show.py [--quick] [--viewers 2000 --bidders 300 --lots 6 ...]
 Writes bench/results/show-latest.json and a timestamped copy.
 """
@@ -122,6 +128,24 @@ async def check_outcomes(url: str, lot_ids: list[int]) -> dict[str, Any]:
     return {"lots_checked": checked, "wrong": wrong}
 
 
+async def seed_crowd(url: str, bidders: int, chatters: int) -> None:
+    """The accounts `bidcast simulate` logs in with (it signs up only those it cannot log in)."""
+    from argon2 import PasswordHasher
+
+    from bidcast.simulate import PASSWORD
+    hashed = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
+    rows = [(f"sim-{tag}-{n}@crowd.bidcast.test", f"{tag.title()} {n}", hashed)
+            for tag, count in (("bidder", bidders), ("chatter", chatters)) for n in range(count)]
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.executemany(
+            "INSERT INTO users (email, display_name, password_hash, roles, banned, strikes, created_at) "
+            "VALUES ($1, $2, $3, 'buyer', false, 0, now() at time zone 'utc') ON CONFLICT (email) DO NOTHING",
+            rows)
+    finally:
+        await conn.close()
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
@@ -142,17 +166,18 @@ def _wait_for_first_lot(url: str, timeout: float) -> float:
     return time.monotonic()
 
 
-def run_case(workers: int, a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+def run_case(workers: int, fanout_ms: float, a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     url, drop = fresh_pg_url("show")
     forget_redis()
-    srv = ServerProcess(url, workdir / f"w{workers}", workers=workers, extra_env={
+    srv = ServerProcess(url, workdir / f"w{workers}-f{fanout_ms:g}", workers=workers, extra_env={
         "BIDCAST_REDIS_URL": REDIS_URL, "BIDCAST_LOG_LEVEL": "warning",
-        "BIDCAST_PAYMENT_WINDOW_SECONDS": "3600"})
+        "BIDCAST_PAYMENT_WINDOW_SECONDS": "3600", "BIDCAST_FANOUT_INTERVAL_MS": f"{fanout_ms:g}"})
     try:
         migrate(url)
         srv.workdir.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "bidcast", "seed-demo"], env=srv.env, cwd=srv.workdir,
                        check=True, capture_output=True)
+        asyncio.run(seed_crowd(url, a.bidders, a.chatters))
         srv.start(60)
         time.sleep(1.0)
         pids = [p for p in srv.worker_pids() if "resource_tracker" not in _cmdline(p)] or [srv.proc.pid]
@@ -174,7 +199,7 @@ def run_case(workers: int, a: argparse.Namespace, workdir: Path) -> dict[str, An
         busy = {p: proc_cpu_seconds(p) or 0.0 for p in pids}
         time.sleep(1.0)
         busiest = max(pids, key=lambda p: (proc_cpu_seconds(p) or 0.0) - busy[p])
-        hot = profile(busiest, a.profile_seconds, workdir / f"spy-w{workers}.txt")
+        hot = profile(busiest, a.profile_seconds, workdir / f"spy-w{workers}-f{fanout_ms:g}.txt")
         sim_cpu = 0.0
         while sim.poll() is None:
             sim_cpu = proc_cpu_seconds(sim.pid) or sim_cpu
@@ -188,7 +213,7 @@ def run_case(workers: int, a: argparse.Namespace, workdir: Path) -> dict[str, An
         summary = json.loads(lines[-1])
         outcomes = asyncio.run(check_outcomes(url, summary["lot_ids"]))
         cpu = {str(p): round(100 * ((cpu1.get(p) or 0) - (cpu0.get(p) or 0)) / wall, 1) for p in pids}
-        return {"workers": workers, **summary, "outcomes": outcomes,
+        return {"workers": workers, "fanout_ms": fanout_ms, **summary, "outcomes": outcomes,
                 "server_cpu_pct_per_worker": cpu, "simulate_cpu_pct": round(100 * (sim_cpu - sim_cpu0) / wall, 1),
                 "profile_worker": busiest, "profile_top": hot, "wall_s": round(wall, 1),
                 "setup_s": round(lots_at - t0, 1)}
@@ -201,6 +226,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="A short show (about a minute per case).")
     p.add_argument("--workers", default="1,2")
+    p.add_argument("--fanout-ms", default="50", help="Fan-out intervals to compare, e.g. 0,50 (0: no batching).")
     p.add_argument("--viewers", type=int, default=2000)
     p.add_argument("--bidders", type=int, default=300)
     p.add_argument("--chatters", type=int, default=60)
@@ -219,27 +245,28 @@ def main() -> int:
     started = utc_stamp()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bidcast-show-") as tmp:
-        for n in (int(x) for x in a.workers.split(",")):
-            rows.append(run_case(n, a, Path(tmp)))
-            print(f"{n} worker(s): done", file=sys.stderr)
+        for f in (float(x) for x in a.fanout_ms.split(",")):
+            for n in (int(x) for x in a.workers.split(",")):
+                rows.append(run_case(n, f, a, Path(tmp)))
+                print(f"{n} worker(s), fan-out interval {f:g} ms: done", file=sys.stderr)
     for r in rows:
         r["within_targets"] = bool(r.get("ack_p99_ms") is not None and r["ack_p99_ms"] <= ACK_P99_TARGET_MS
                                    and (r.get("delivery_p99_ms") or 1e9) <= DELIVERY_P99_TARGET_MS
                                    and not r["errors"] and not r["outcomes"]["wrong"])
     print(table([{**r, "wrong": len(r["outcomes"]["wrong"]), "errs": sum(r["errors"].values())} for r in rows], [
-        ("workers", "workers"), ("accepted_per_s", "accepted/s"), ("ack_p50_ms", "ack p50"),
+        ("workers", "workers"), ("fanout_ms", "fan-out ms"), ("setup_s", "setup s"), ("accepted_per_s", "accepted/s"), ("ack_p50_ms", "ack p50"),
         ("ack_p99_ms", "ack p99"), ("delivery_p50_ms", "deliv p50"), ("delivery_p99_ms", "deliv p99"),
         ("errs", "errors"), ("unanswered_bids", "unanswered"), ("lots_started", "lots"),
         ("wrong", "wrong outcomes"), ("simulate_cpu_pct", "sim CPU %"), ("within_targets", "targets")]))
     for r in rows:
-        print(f"\nworker CPU % ({r['workers']} worker(s)): {r['server_cpu_pct_per_worker']}; "
+        print(f"\nworker CPU % ({r['workers']} worker(s), fan-out {r['fanout_ms']:g} ms): {r['server_cpu_pct_per_worker']}; "
               f"py-spy top of worker {r['profile_worker']}:")
         for name, pct in r["profile_top"][:8]:
             print(f"  {pct:5.1f} %  {name}")
     payload = {"benchmark": "show", "started_at": started, "config": vars(a), "results": rows,
                "environment": environment()}
     write_results("show", payload)
-    print(json.dumps({"show": [{k: r.get(k) for k in ("workers", "accepted_per_s", "ack_p50_ms", "ack_p99_ms",
+    print(json.dumps({"show": [{k: r.get(k) for k in ("workers", "fanout_ms", "accepted_per_s", "ack_p50_ms", "ack_p99_ms",
                                                       "delivery_p50_ms", "delivery_p99_ms", "errors",
                                                       "within_targets")} for r in rows]}))
     return 0

@@ -207,7 +207,8 @@ def build(settings: Settings) -> Container:
     room_views = RoomViews(sessions, engine)
     provider = sandbox_for(settings, sessions)
     chat = Chat(sessions, broker.publish, accounts)
-    hubs = Hubs(broker, room_views.load, room_views.record_peak, chat.forget)
+    hubs = Hubs(broker, room_views.load, room_views.record_peak, chat.forget,
+                fanout_interval=settings.fanout_interval_ms / 1000)
     return Container(settings=settings, db=db, sessions=sessions, accounts=accounts, shops=shops,
                      catalog=Catalog(sessions, shops), engine=engine, rooms=Rooms(sessions, engine),
                      auctions=AuctionQueries(sessions, engine), orders=Orders(sessions),

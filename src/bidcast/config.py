@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     lease_renew_seconds: float = 1.0
     # A bid forwarded to the owning worker waits this long for its answer before re-routing.
     forward_timeout_seconds: float = 1.5
+    # Room fan-out: shared events arriving within this many milliseconds of the last write to
+    # the room's sockets are written together, one write per socket (0: each event at once).
+    fanout_interval_ms: float = 50.0
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:

@@ -2,24 +2,40 @@
 
 Used by the demo (a room that keeps selling) and by the benchmarks. It only talks to the
 public API, as any client would.
+
+Viewers whose delivery latency is not measured are cheap on purpose (`CheapViewer`): the load
+generator shares the machine with the server in the benchmarks, and parsing every frame of
+thousands of sockets with a full WebSocket client cost it more CPU than the server spent writing
+them. They do the HTTP upgrade themselves, walk the incoming frames only to answer pings and
+close frames, and read their socket a few times a second (the kernel buffers what arrives in
+between), while the server still writes every frame to every one of them.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
+import collections
 import json
+import os
 import random
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import orjson
 import websockets
 
 CHAT_LINES = ["what a piece!", "is it working?", "shipping to Lyon?", "love this 😍", "too rich for me",
               "go go go", "nice condition", "how old is it?", "last lot was a steal", "👏👏"]
 PASSWORD = "simulated-crowd"
 SERVER_ERRORS = frozenset({"storage_unavailable", "owner_unavailable", "writer_restarting", "internal"})
+# WebSocket handshakes in flight at once: a burst of thousands overflows the server's accept
+# backlog, and every dropped SYN costs its client a retransmission timeout (1 s, then 3 s ...).
+CONNECTS_AT_ONCE = 100
+CHEAP_READ_EVERY_S = 0.25  # how often an unmeasured viewer reads what arrived
 
 
 @dataclass
@@ -66,6 +82,16 @@ class Crowd:
         self.stats = stats
         self.http = httpx.AsyncClient(base_url=self.base, timeout=30)
         self.show_over = asyncio.Event()
+        self.connect_gate = asyncio.Semaphore(CONNECTS_AT_ONCE)
+        self.members = 0                    # sockets expected in the room
+        self.joined: set[int] = set()       # members connected at least once
+        self.all_in = asyncio.Event()
+        self._pacer: _Pacer | None = None
+
+    def _joined(self, member: int) -> None:
+        self.joined.add(member)
+        if len(self.joined) >= self.members:
+            self.all_in.set()
 
     async def account(self, tag: str, n: int) -> str:
         email = f"sim-{tag}-{n}@crowd.bidcast.test"
@@ -77,15 +103,23 @@ class Crowd:
         r.raise_for_status()
         return r.json()["token"]
 
-    async def member(self, token: str | None, on_event, stop: asyncio.Event, sample: bool = True) -> None:  # noqa: ANN001
+    async def member(self, token: str | None, on_event, stop: asyncio.Event, sample: bool = True,
+                     on_open=None) -> None:
         """Stay in the room (reconnecting and resuming) and feed each message to on_event;
-        `on_event` None: a pure viewer, not even parsed unless `sample`."""
+        `on_event` None: a pure viewer, not even parsed unless `sample`. `on_open(ws)` is called
+        on every (re)connection (a chatter only needs the socket)."""
         url = f"{self.ws_base}/ws/rooms/{self.room_id}" + (f"?token={token}" if token else "")
         last_seq: int | None = None
+        me = id(asyncio.current_task())
         while not stop.is_set():
             try:
-                async with websockets.connect(url, max_queue=None, open_timeout=20) as ws:
+                async with self.connect_gate:
+                    ws = await websockets.connect(url, max_queue=None, open_timeout=20)
+                async with ws:
                     await ws.send(json.dumps({"type": "hello", "last_seq": last_seq}))
+                    self._joined(me)
+                    if on_open is not None:
+                        on_open(ws)
                     watch = asyncio.get_running_loop().create_task(_close_when(stop, ws))
                     parse = on_event is not None or sample
                     try:
@@ -94,7 +128,7 @@ class Crowd:
                             if not parse:
                                 self.stats.events += 1  # a watcher that is not measured: no parsing
                                 continue
-                            msg = json.loads(raw)
+                            msg = orjson.loads(raw)
                             if not msg.get("personal"):
                                 last_seq = msg["seq"]
                                 self.stats.events += 1
@@ -112,10 +146,185 @@ class Crowd:
                 self.stats.reconnects += 1
                 await asyncio.sleep(0.2 + 0.5 * random.random())
 
+    async def cheap_viewer(self, stop: asyncio.Event) -> None:
+        """An anonymous viewer that is not measured: stays in the room at almost no CPU cost.
+        Reconnects like `member` (without resuming: it gets a fresh snapshot)."""
+        u = urlsplit(self.ws_base)
+        host, port = u.hostname or "127.0.0.1", u.port or (443 if u.scheme == "wss" else 80)
+        path = f"/ws/rooms/{self.room_id}"
+        loop = asyncio.get_running_loop()
+        if self._pacer is None:
+            self._pacer = _Pacer(CHEAP_READ_EVERY_S)
+        me = id(asyncio.current_task())
+        while not stop.is_set():
+            viewer = CheapViewer(self.stats, f"{host}:{port}", path, self._pacer)
+            try:
+                async with self.connect_gate:
+                    await asyncio.wait_for(loop.create_connection(lambda v=viewer: v, host, port), 20)
+                    await asyncio.wait_for(asyncio.shield(viewer.opened), 20)
+                self._joined(me)
+                stopping = loop.create_task(stop.wait())
+                try:
+                    await asyncio.wait({stopping, viewer.lost}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopping.cancel()
+                if stop.is_set():
+                    viewer.close()
+                    return
+                self.stats.reconnects += 1
+                if not viewer.closed_cleanly:
+                    await asyncio.sleep(0.2 + 0.5 * random.random())
+            except (OSError, TimeoutError):
+                viewer.abort()
+                self.stats.reconnects += 1
+                await asyncio.sleep(0.2 + 0.5 * random.random())
+
 
 async def _close_when(stop: asyncio.Event, ws) -> None:  # noqa: ANN001
     await stop.wait()
     await ws.close()
+
+
+class _Pacer:
+    """Lets cheap viewers read their sockets every `period` seconds, not at every frame: one read
+    (and one wake-up of the load generator) per period instead of one per write of the server."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._parked: collections.deque[tuple[float, CheapViewer]] = collections.deque()
+        self._task: asyncio.Task | None = None
+
+    def park(self, viewer: CheapViewer) -> None:
+        loop = asyncio.get_running_loop()
+        viewer.pause()
+        self._parked.append((loop.time() + self.period, viewer))
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        parked = self._parked
+        while parked:
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            while parked and parked[0][0] <= now:
+                parked.popleft()[1].resume()
+
+
+def _masked(opcode: int, payload: bytes) -> bytes:
+    """A complete client-to-server frame (clients must mask)."""
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes((0x80 | opcode, 0x80 | n)) if n < 126 else bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+    m = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
+    body = (int.from_bytes(payload, "big") ^ m).to_bytes(n, "big") if n else b""
+    return head + mask + body
+
+
+class CheapViewer(asyncio.Protocol):
+    """A WebSocket client reduced to what keeps a watching viewer connected: the HTTP upgrade,
+    a `hello`, pongs for the server's keepalive pings and a clean close. Everything else that
+    arrives is counted as frames and dropped unread."""
+
+    def __init__(self, stats: Stats, host: str, path: str, pacer: _Pacer | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        self.stats = stats
+        self.pacer = pacer
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.upgraded = False
+        self.paused = False
+        self.closed_cleanly = False
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("closed during the handshake"))
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(buf[:12])
+            del buf[:end + 4]
+            if status != b"HTTP/1.1 101":
+                self.opened.set_exception(ConnectionError(f"upgrade refused: {status!r}"))
+                self.abort()
+                return
+            self.upgraded = True
+            self.transport.write(_masked(0x1, b'{"type":"hello"}'))
+            self.opened.set_result(None)
+        self._walk()
+        if self.pacer is not None and not self.transport.is_closing():
+            self.pacer.park(self)
+
+    # -- frames --------------------------------------------------------------------------------
+    def _walk(self) -> None:
+        """Step over complete frames: answer pings, honour a close, count the rest."""
+        buf, pos, size, frames = self.buf, 0, len(self.buf), 0
+        while size - pos >= 2:
+            n, h = buf[pos + 1] & 0x7F, 2
+            if n == 126:
+                if size - pos < 4:
+                    break
+                n, h = (buf[pos + 2] << 8) | buf[pos + 3], 4
+            elif n == 127:
+                if size - pos < 10:
+                    break
+                n, h = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            end = pos + h + n
+            if end > size:
+                break
+            op = buf[pos] & 0x0F
+            if op == 0x9:
+                self.transport.write(_masked(0xA, bytes(buf[pos + h:end])))
+            elif op == 0x8:
+                self.closed_cleanly = True
+                self.transport.write(_masked(0x8, bytes(buf[pos + h:pos + h + 2])))
+                self.transport.close()
+                break
+            elif op != 0xA and buf[pos] & 0x80:
+                frames += 1
+            pos = end
+        if pos:
+            del buf[:pos]
+        self.stats.events += frames
+
+    # -- control ---------------------------------------------------------------------------------
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None and not self.transport.is_closing():
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused and self.transport is not None and not self.transport.is_closing():
+            self.paused = False
+            self.transport.resume_reading()
+
+    def close(self, code: int = 1000) -> None:
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.write(_masked(0x8, code.to_bytes(2, "big")))
+            t.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class Bidder:
@@ -212,7 +421,7 @@ async def run_chatter(crowd: Crowd, n: int, stop: asyncio.Event, per_second: flo
     token = token or await crowd.account("chatter", n)
     holder: dict[str, Any] = {}
 
-    async def on_event(ws, msg) -> None:  # noqa: ANN001
+    def on_open(ws) -> None:  # noqa: ANN001
         holder["ws"] = ws
 
     async def loop() -> None:
@@ -227,7 +436,7 @@ async def run_chatter(crowd: Crowd, n: int, stop: asyncio.Event, per_second: flo
                     crowd.stats.chats += 1
                 except websockets.WebSocketException:
                     pass
-    await asyncio.gather(crowd.member(token, on_event, stop, sample=False), loop())
+    await asyncio.gather(crowd.member(token, None, stop, sample=False, on_open=on_open), loop())
 
 
 async def run_host(crowd: Crowd, email: str, password: str, stop: asyncio.Event,
@@ -308,14 +517,20 @@ async def simulate(base_url: str, room_id: int, viewers: int, bidders: int, chat
             return await crowd.account(tag, n)
     b_tokens = await asyncio.gather(*[account("bidder", i) for i in range(bidders)])
     c_tokens = await asyncio.gather(*[account("chatter", i) for i in range(chatters)])
-    tasks = [asyncio.create_task(crowd.member(None, None, stop, sample=i % sample_every == 0))
+    crowd.members = viewers + bidders + chatters
+    tasks = [asyncio.create_task(crowd.member(None, None, stop, sample=True) if i % sample_every == 0
+                                 else crowd.cheap_viewer(stop))
              for i in range(viewers)]
     tasks += [asyncio.create_task(run_bidder(crowd, i, styles[i % 3], stop, bid_pace, b_tokens[i]))
               for i in range(bidders)]
     tasks += [asyncio.create_task(run_chatter(crowd, i, stop, chat_per_second, c_tokens[i]))
               for i in range(chatters)]
     if host:
-        await asyncio.sleep(3.0 + (viewers + bidders) / 1000)  # everyone is in the room
+        try:  # everyone is in the room before the first lot
+            await asyncio.wait_for(crowd.all_in.wait(), 60 + crowd.members / 50)
+        except TimeoutError:
+            pass
+        await asyncio.sleep(2.0)
         tasks.append(asyncio.create_task(run_host(crowd, host[0], host[1], stop, lot_seconds,
                                                   soft_close, lots)))
     try:

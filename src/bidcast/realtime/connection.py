@@ -7,6 +7,11 @@ Two ways to write:
   supersedes them all. A buffer that does not drain within SEND_TIMEOUT_S: the client is gone.
 - queued (any ASGI server): a bounded queue and a sender task per socket, with the same
   coalescing into a snapshot on overflow.
+
+The hub may hand over several events at once (`push_batch`, see hub.py): in raw mode their
+frames go out in one write. `seen` is the highest room seq this socket has been given, or that
+a snapshot it was given covers; events at or below it are never written again, so a socket that
+joins or catches up while a batch is pending gets no duplicate and no gap.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import metrics
-from .protocol import text_frame
+from .protocol import RoomEvent, text_frame
 
 log = logging.getLogger("bidcast.ws")
 
@@ -47,6 +52,8 @@ class Connection:
         self.overflows = 0
         self.closed = False
         self.task: asyncio.Task | None = None
+        self.seen = -1                                  # see the module's docstring
+        self.room_seq: Callable[[], int] | None = None  # the hub's current seq (set by join)
 
     @property
     def raw(self) -> bool:
@@ -84,7 +91,7 @@ class Connection:
                     self._kill_now()
                     return
                 self._needs_snapshot = False
-                self._write(text_frame(self._snapshot()))
+                self._write(text_frame(self._take_snapshot()))
                 return
             if time.monotonic() - stuck_since > SEND_TIMEOUT_S:
                 self._kill_now()
@@ -98,6 +105,13 @@ class Connection:
             self._kill(4008, "too slow")
 
     # -- both modes --------------------------------------------------------------------------
+    def _take_snapshot(self) -> str:
+        """The room as of its current seq; everything up to that seq is now covered."""
+        text = self._snapshot()
+        if self.room_seq is not None:
+            self.seen = self.room_seq()
+        return text
+
     def push(self, text: str, frame: bytes | None = None) -> None:
         if self.closed:
             return
@@ -120,6 +134,23 @@ class Connection:
             self._queue.append(text)
         self._wake.set()
 
+    def push_batch(self, batch: Batch) -> None:
+        """Shared events gathered by the hub, in seq order: one write in raw mode."""
+        if self.closed or batch.last <= self.seen:
+            return
+        seen, self.seen = self.seen, batch.last
+        if self.raw:
+            if self._needs_snapshot:
+                return
+            if self._transport.get_write_buffer_size() > HIGH_WATER:
+                self._behind()
+                return
+            self.overflows = 0
+            self._write(batch.blob if batch.first > seen else batch.blob_after(seen))
+            return
+        for text in (batch.texts if batch.first > seen else batch.texts_after(seen)):
+            self.push(text)
+
     def push_direct(self, text: str) -> None:
         if self.closed:
             return
@@ -138,10 +169,12 @@ class Connection:
     def push_snapshot(self) -> None:
         if self.raw:
             self._needs_snapshot = False
-            self._write(text_frame(self._snapshot()))
+            self._write(text_frame(self._take_snapshot()))
             return
         self._queue.clear()
         self._needs_snapshot = True
+        if self.room_seq is not None:
+            self.seen = self.room_seq()  # the sender's snapshot will be at least this recent
         self._wake.set()
 
     # -- queued mode -------------------------------------------------------------------------
@@ -159,7 +192,7 @@ class Connection:
                             return
                         self._needs_snapshot = False
                         self._queue.clear()
-                        text = self._snapshot()
+                        text = self._take_snapshot()
                     else:
                         text = self._queue.popleft()
                         if not self._queue:
@@ -191,3 +224,33 @@ class Connection:
         if self.task:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
+
+
+class Batch:
+    """Shared events of one room, in seq order, to be written together: their frames are joined
+    once for every socket of the flush."""
+
+    __slots__ = ("_blob", "events", "first", "last")
+
+    def __init__(self, events: list[RoomEvent]) -> None:
+        self.events = events
+        self.first = events[0].seq
+        self.last = events[-1].seq
+        self._blob: bytes | None = None
+
+    @property
+    def texts(self) -> list[str]:
+        return [e.text for e in self.events]
+
+    @property
+    def blob(self) -> bytes:
+        if self._blob is None:
+            self._blob = b"".join(e.frame for e in self.events)
+        return self._blob
+
+    def blob_after(self, seq: int) -> bytes:
+        """The frames of the events after seq (a socket that joined while this batch waited)."""
+        return b"".join(e.frame for e in self.events if e.seq > seq)
+
+    def texts_after(self, seq: int) -> list[str]:
+        return [e.text for e in self.events if e.seq > seq]
