@@ -146,6 +146,44 @@ async def seed_crowd(url: str, bidders: int, chatters: int) -> None:
         await conn.close()
 
 
+def _quantile(buckets: dict[float, float], q: float) -> float | None:
+    """A quantile of a Prometheus histogram (cumulative counts by upper bound), linear in its bucket."""
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]] if bounds else 0
+    if not total:
+        return None
+    rank, lower, below = q * total, 0.0, 0.0
+    for b in bounds:
+        if buckets[b] >= rank:
+            if b == float("inf"):
+                return lower
+            return lower + (b - lower) * (rank - below) / max(buckets[b] - below, 1e-9)
+        lower, below = b, buckets[b]
+    return lower
+
+
+def server_figures(base_url: str) -> dict[str, Any]:
+    """What the workers saw, from /metrics: bid ack time inside the server (arrival at a worker ->
+    answer, every route), fan-out time (publication -> written to every local socket), overflows."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    hist: dict[str, dict[float, float]] = collections.defaultdict(lambda: collections.defaultdict(float))
+    overflows: dict[str, float] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if s.name in ("bidcast_bid_ack_seconds_bucket", "bidcast_fanout_seconds_bucket"):
+                hist[s.name][float(s.labels["le"])] += s.value
+            elif s.name == "bidcast_socket_overflows_total":
+                overflows[s.labels["kind"]] = overflows.get(s.labels["kind"], 0) + s.value
+    out: dict[str, Any] = {"socket_overflows": overflows}
+    for name, key in (("bidcast_bid_ack_seconds_bucket", "server_ack"), ("bidcast_fanout_seconds_bucket", "server_fanout")):
+        for q in (0.5, 0.99):
+            v = _quantile(hist[name], q)
+            out[f"{key}_p{int(q * 100)}_ms"] = round(v * 1000, 1) if v is not None else None
+    return out
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
@@ -211,9 +249,10 @@ def run_case(workers: int, fanout_ms: float, a: argparse.Namespace, workdir: Pat
         if not lines:
             raise RuntimeError(f"simulate failed: {err[-2000:]}")
         summary = json.loads(lines[-1])
+        inside = server_figures(srv.url)
         outcomes = asyncio.run(check_outcomes(url, summary["lot_ids"]))
         cpu = {str(p): round(100 * ((cpu1.get(p) or 0) - (cpu0.get(p) or 0)) / wall, 1) for p in pids}
-        return {"workers": workers, "fanout_ms": fanout_ms, **summary, "outcomes": outcomes,
+        return {"workers": workers, "fanout_ms": fanout_ms, **summary, "outcomes": outcomes, **inside,
                 "server_cpu_pct_per_worker": cpu, "simulate_cpu_pct": round(100 * (sim_cpu - sim_cpu0) / wall, 1),
                 "profile_worker": busiest, "profile_top": hot, "wall_s": round(wall, 1),
                 "setup_s": round(lots_at - t0, 1)}
@@ -255,7 +294,8 @@ def main() -> int:
                                    and not r["errors"] and not r["outcomes"]["wrong"])
     print(table([{**r, "wrong": len(r["outcomes"]["wrong"]), "errs": sum(r["errors"].values())} for r in rows], [
         ("workers", "workers"), ("fanout_ms", "fan-out ms"), ("setup_s", "setup s"), ("accepted_per_s", "accepted/s"), ("ack_p50_ms", "ack p50"),
-        ("ack_p99_ms", "ack p99"), ("delivery_p50_ms", "deliv p50"), ("delivery_p99_ms", "deliv p99"),
+        ("ack_p99_ms", "ack p99"), ("server_ack_p50_ms", "srv ack p50"), ("server_ack_p99_ms", "srv ack p99"),
+        ("delivery_p50_ms", "deliv p50"), ("delivery_p99_ms", "deliv p99"),
         ("errs", "errors"), ("unanswered_bids", "unanswered"), ("lots_started", "lots"),
         ("wrong", "wrong outcomes"), ("simulate_cpu_pct", "sim CPU %"), ("within_targets", "targets")]))
     for r in rows:

@@ -14,20 +14,7 @@ import struct
 import time
 from collections.abc import Callable
 
-
-def client_frame(text: str) -> bytes:
-    payload = text.encode()
-    mask = os.urandom(4)
-    n = len(payload)
-    head = bytes([0x81])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return head + mask + masked
+from bidcast.simulate import client_frame
 
 
 class Viewer(asyncio.Protocol):
@@ -52,7 +39,7 @@ class Viewer(asyncio.Protocol):
 
     def send(self, msg: dict) -> None:
         if self.transport and not self.transport.is_closing():
-            self.transport.write(client_frame(json.dumps(msg)))
+            self.transport.write(client_frame(0x1, json.dumps(msg).encode()))
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf

@@ -211,11 +211,16 @@ class _Pacer:
                 parked.popleft()[1].resume()
 
 
-def _masked(opcode: int, payload: bytes) -> bytes:
-    """A complete client-to-server frame (clients must mask)."""
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """A complete client-to-server WebSocket frame (clients must mask; RFC 6455 5.3)."""
     mask = os.urandom(4)
     n = len(payload)
-    head = bytes((0x80 | opcode, 0x80 | n)) if n < 126 else bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+    if n < 126:
+        head = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 65536:
+        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
     m = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
     body = (int.from_bytes(payload, "big") ^ m).to_bytes(n, "big") if n else b""
     return head + mask + body
@@ -267,7 +272,7 @@ class CheapViewer(asyncio.Protocol):
                 self.abort()
                 return
             self.upgraded = True
-            self.transport.write(_masked(0x1, b'{"type":"hello"}'))
+            self.transport.write(client_frame(0x1, b'{"type":"hello"}'))
             self.opened.set_result(None)
         self._walk()
         if self.pacer is not None and not self.transport.is_closing():
@@ -292,10 +297,10 @@ class CheapViewer(asyncio.Protocol):
                 break
             op = buf[pos] & 0x0F
             if op == 0x9:
-                self.transport.write(_masked(0xA, bytes(buf[pos + h:end])))
+                self.transport.write(client_frame(0xA, bytes(buf[pos + h:end])))
             elif op == 0x8:
                 self.closed_cleanly = True
-                self.transport.write(_masked(0x8, bytes(buf[pos + h:pos + h + 2])))
+                self.transport.write(client_frame(0x8, bytes(buf[pos + h:pos + h + 2])))
                 self.transport.close()
                 break
             elif op != 0xA and buf[pos] & 0x80:
@@ -319,7 +324,7 @@ class CheapViewer(asyncio.Protocol):
     def close(self, code: int = 1000) -> None:
         t = self.transport
         if t is not None and not t.is_closing():
-            t.write(_masked(0x8, code.to_bytes(2, "big")))
+            t.write(client_frame(0x8, code.to_bytes(2, "big")))
             t.close()
 
     def abort(self) -> None:
