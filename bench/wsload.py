@@ -14,7 +14,7 @@ import struct
 import time
 from collections.abc import Callable
 
-from bidcast.simulate import client_frame
+from bidcast.simulate import client_frame, take_upgrade_response
 
 
 class Viewer(asyncio.Protocol):
@@ -45,12 +45,10 @@ class Viewer(asyncio.Protocol):
         buf = self.buf
         buf += data
         if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
+            switched = take_upgrade_response(buf)
+            if switched is None:
                 return
-            status = bytes(buf[:12])
-            del buf[:end + 4]
-            if b" 101" not in status:
+            if not switched:
                 self.transport.close()  # type: ignore[union-attr]
                 return
             self.upgraded = True

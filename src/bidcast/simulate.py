@@ -226,6 +226,17 @@ def client_frame(opcode: int, payload: bytes) -> bytes:
     return head + mask + body
 
 
+def take_upgrade_response(buf: bytearray) -> bool | None:
+    """The server's answer to a client's upgrade request, read off the front of `buf`: None while
+    it is incomplete, then whether it switched protocols (its headers are removed from `buf`)."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    status = bytes(buf[:12])
+    del buf[:end + 4]
+    return status == b"HTTP/1.1 101"
+
+
 class CheapViewer(asyncio.Protocol):
     """A WebSocket client reduced to what keeps a watching viewer connected: the HTTP upgrade,
     a `hello`, pongs for the server's keepalive pings and a clean close. Everything else that
@@ -262,13 +273,11 @@ class CheapViewer(asyncio.Protocol):
         buf = self.buf
         buf += data
         if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
+            switched = take_upgrade_response(buf)
+            if switched is None:
                 return
-            status = bytes(buf[:12])
-            del buf[:end + 4]
-            if status != b"HTTP/1.1 101":
-                self.opened.set_exception(ConnectionError(f"upgrade refused: {status!r}"))
+            if not switched:
+                self.opened.set_exception(ConnectionError("upgrade refused"))
                 self.abort()
                 return
             self.upgraded = True
