@@ -172,12 +172,17 @@ def server_figures(base_url: str) -> dict[str, Any]:
     overflows: dict[str, float] = {}
     for fam in text_string_to_metric_families(text):
         for s in fam.samples:
-            if s.name in ("bidcast_bid_ack_seconds_bucket", "bidcast_fanout_seconds_bucket"):
+            if s.name in ("bidcast_bid_ack_seconds_bucket", "bidcast_fanout_seconds_bucket",
+                          "bidcast_event_loop_lag_seconds_bucket"):
                 hist[s.name][float(s.labels["le"])] += s.value
+            elif s.name == "bidcast_bid_stage_seconds_bucket":
+                hist[f"stage_{s.labels['stage']}"][float(s.labels["le"])] += s.value
             elif s.name == "bidcast_socket_overflows_total":
                 overflows[s.labels["kind"]] = overflows.get(s.labels["kind"], 0) + s.value
     out: dict[str, Any] = {"socket_overflows": overflows}
-    for name, key in (("bidcast_bid_ack_seconds_bucket", "server_ack"), ("bidcast_fanout_seconds_bucket", "server_fanout")):
+    for name, key in (("bidcast_bid_ack_seconds_bucket", "server_ack"), ("bidcast_fanout_seconds_bucket", "server_fanout"),
+                      ("stage_queued", "server_writer_queue"), ("stage_commit", "server_commit"),
+                      ("bidcast_event_loop_lag_seconds_bucket", "server_loop_lag")):
         for q in (0.5, 0.99):
             v = _quantile(hist[name], q)
             out[f"{key}_p{int(q * 100)}_ms"] = round(v * 1000, 1) if v is not None else None
@@ -298,6 +303,11 @@ def main() -> int:
         ("delivery_p50_ms", "deliv p50"), ("delivery_p99_ms", "deliv p99"),
         ("errs", "errors"), ("unanswered_bids", "unanswered"), ("lots_started", "lots"),
         ("wrong", "wrong outcomes"), ("simulate_cpu_pct", "sim CPU %"), ("within_targets", "targets")]))
+    print("\ninside the server, p50 / p99 ms: writer queue, group commit, event-loop lag")
+    for r in rows:
+        print(f"  {r['workers']} worker(s), fan-out {r['fanout_ms']:g} ms: "
+              + ", ".join(f"{r.get(k + '_p50_ms')} / {r.get(k + '_p99_ms')}"
+                          for k in ("server_writer_queue", "server_commit", "server_loop_lag")))
     for r in rows:
         print(f"\nworker CPU % ({r['workers']} worker(s), fan-out {r['fanout_ms']:g} ms): {r['server_cpu_pct_per_worker']}; "
               f"py-spy top of worker {r['profile_worker']}:")

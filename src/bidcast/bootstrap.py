@@ -11,6 +11,7 @@ import os
 import socket
 
 from .config import Settings
+from .loop_lag import LoopLag
 from .realtime.bridge import auction_events_to_room
 from .realtime.broker import Broker, MemoryBroker, RedisBroker
 from .realtime.hub import Hubs
@@ -47,7 +48,8 @@ from .services.orders import Orders
 from .services.rooms import Rooms
 from .services.shops import Shops
 from .storage.auction_store import AuctionStore
-from .storage.db import create_engine, session_factory
+from .storage.db import bid_commit_engine, create_engine, session_factory
+from .storage.pg_bid_commit import PgBidCommit
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Container:
 
     async def start(self) -> None:
         tune_gc()
+        self.loop_lag.start()
         await self.broker.start()
         self.hubs.start()
         self.flash.start()
@@ -98,7 +101,12 @@ class Container:
         await self.engine.stop()
         await self.outbid_notices.stop()  # after the writers: their last notices get written
         await self.broker.stop()
+        await self.loop_lag.stop()
         await self.db.dispose()
+
+    @cached_property
+    def loop_lag(self) -> LoopLag:
+        return LoopLag()
 
     # -- after payment: cancel, ship, carrier tracking, settlement, payouts (docs/orders.md) --
     @cached_property
@@ -199,8 +207,11 @@ def build(settings: Settings) -> Container:
     sessions = session_factory(db)
     accounts = Accounts(sessions)
     shops = Shops(sessions, accounts)
-    engine = AuctionEngine(AuctionStore(sessions, settings.payment_window_seconds),
-                           batch_max=settings.bid_batch_max, owner=lease_owner(settings, sessions))
+    commit_db = bid_commit_engine(settings.database_url)
+    store = AuctionStore(sessions, settings.payment_window_seconds,
+                         PgBidCommit(commit_db) if commit_db is not None else None)
+    engine = AuctionEngine(store,
+                           batch_max=settings.bid_batch_max, owner=lease_owner(settings, sessions, commit_db))
     broker: Broker = (RedisBroker(settings.redis_url, f"{socket.gethostname()}:{os.getpid()}")
                       if settings.redis_url else MemoryBroker())
     engine.add_sink(auction_events_to_room(broker))

@@ -248,3 +248,4 @@ class AuctionEngine:
             except Exception:
                 log.exception("releasing leases at shutdown failed")
         self._writers.clear()
+        await self._store.dispose()

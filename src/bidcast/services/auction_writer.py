@@ -54,6 +54,7 @@ class _Job:
     banned: bool
     future: asyncio.Future = field(repr=False)
     name: str = ""
+    queued_at: float = 0.0  # perf_counter at submit
 
 
 class AuctionWriter:
@@ -80,6 +81,7 @@ class AuctionWriter:
         if self.retiring or (self.task is not None and self.task.done()):
             job.future.set_exception(_restarting())
             return
+        job.queued_at = time.perf_counter()
         self._queue.put_nowait(job)
 
     def retire(self) -> None:
@@ -176,6 +178,11 @@ class AuctionWriter:
         accepted: list[Accepted] = []
         closed: Closed | None = None
         decided_at = to_dt(time.time())
+        started = time.perf_counter()
+        if attempt == 0:
+            queued = metrics.BID_STAGE.labels("queued")
+            for job in batch:
+                queued.observe(started - job.queued_at)
         for job in batch:
             ident = (job.bidder_id, job.key)
             prior = self._seen.get(ident) or fresh.get(ident)
@@ -205,6 +212,7 @@ class AuctionWriter:
             fenced = {"fence": self.fence} if self.fence is not None else {}
             order_id = await self._store.save_batch(state, before.last_seq, rows, self.meta, closed,
                                                     rejections, **fenced)
+            metrics.BID_STAGE.labels("commit").observe(time.perf_counter() - started)
         except Deposed:
             # Another worker took the lease: nothing here was committed; the bids go there.
             _restore(state, before)

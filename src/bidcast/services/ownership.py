@@ -39,11 +39,11 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def lease_owner(settings, sessions) -> LeaseOwner | None:
+def lease_owner(settings, sessions, autocommit=None) -> LeaseOwner | None:  # noqa: ANN001
     """Leases only where several processes can share work: with Redis to forward bids."""
     if not settings.redis_url:
         return None
-    return LeaseOwner(LeaseStore(sessions), f"{worker_id()}:{uuid.uuid4().hex[:6]}",
+    return LeaseOwner(LeaseStore(sessions, autocommit), f"{worker_id()}:{uuid.uuid4().hex[:6]}",
                       int(settings.lease_ttl_seconds * 1000))
 
 

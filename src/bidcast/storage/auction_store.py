@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..domain.auction import AuctionRules, AuctionState, Closed, Format, Outcome, Status
 from ..domain.increments import ladder_from_list
+from . import pg_bid_commit
 from .leases import Fence, check_fence
+from .pg_bid_commit import PgBidCommit
 from .models import Auction, Bid, BidRejection, Order, OrderEvent, OrderLine, Product, Room, User
 from .notify import notify
 
@@ -71,9 +73,15 @@ class AuctionMeta:
 
 
 class AuctionStore:
-    def __init__(self, sessions: async_sessionmaker, payment_window_s: float = 24 * 3600) -> None:
+    def __init__(self, sessions: async_sessionmaker, payment_window_s: float = 24 * 3600,
+                 fast: PgBidCommit | None = None) -> None:
         self._sessions = sessions
         self._payment_window_s = payment_window_s
+        self._fast = fast  # PostgreSQL: a batch that does not close commits in one round trip
+
+    async def dispose(self) -> None:
+        if self._fast is not None:
+            await self._fast.dispose()
 
     async def load(self, auction_id: int) -> tuple[AuctionState, AuctionMeta, list[Bid]] | None:
         async with self._sessions() as s:
@@ -118,6 +126,16 @@ class AuctionStore:
                          meta: AuctionMeta, closed: Closed | None = None,
                          rejections: list[dict] | None = None, fence: Fence | None = None) -> int | None:
         """Commit bid attempts and the auction's new state at once; returns an order id if one was made."""
+        if self._fast is not None and closed is None:
+            decided_at = (rows or rejections or [{}])[0].get("created_at") or datetime.now(UTC)
+            args = pg_bid_commit.arguments(state.id, expected_seq, _live_fields(state), rows,
+                                           rejections or [], decided_at, fence)
+            fenced, moved = await self._fast.commit(args, fence is not None)
+            if not fenced:
+                raise Deposed(f"auction {state.id}: lease epoch {fence.epoch if fence else '?'} was taken over")
+            if not moved:
+                raise StaleWriter(f"auction {state.id} moved past seq {expected_seq}")
+            return None
         async with self._sessions.begin() as s:
             if fence is not None and not await check_fence(s, state.id, fence):
                 raise Deposed(f"auction {state.id}: lease epoch {fence.epoch} was taken over")

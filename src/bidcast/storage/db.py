@@ -56,5 +56,16 @@ def create_engine(url: str, *, synchronous: str = "full") -> AsyncEngine:
     return create_async_engine(aurl, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+def bid_commit_engine(url: str) -> AsyncEngine | None:
+    """PostgreSQL: the auction writers' own small pool for one-statement group commits
+    (storage/pg_bid_commit.py): no ping at check-out and no reset at return, each a round trip
+    in a bid's path; a connection that fails is invalidated instead. SQLite: None."""
+    aurl = async_url(url)
+    if is_sqlite(aurl):
+        return None
+    return create_async_engine(aurl, pool_size=2, max_overflow=6, pool_pre_ping=False,
+                               pool_reset_on_return=None, pool_recycle=1800)
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .models import Auction, AuctionLease
 
@@ -43,8 +43,12 @@ class Fence:
 
 
 class LeaseStore:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, autocommit: AsyncEngine | None = None) -> None:
         self._sessions = sessions
+        # Renewals as single autocommit statements (PostgreSQL): the lease row's lock is then
+        # held for the statement only, not across the BEGIN ... COMMIT round trips of a busy
+        # loop, and every fenced group commit of the auction waits on that lock.
+        self._autocommit = autocommit
 
     async def get(self, auction_id: int) -> Lease | None:
         async with self._sessions() as s:
@@ -77,12 +81,15 @@ class LeaseStore:
         """Extend our leases; returns the ids still ours (the others were taken over)."""
         if not auction_ids:
             return set()
+        q = (update(AuctionLease)
+             .where(AuctionLease.owner == owner, AuctionLease.auction_id.in_(auction_ids))
+             .values(expires_at_ms=now_ms() + ttl_ms).returning(AuctionLease.auction_id))
+        if self._autocommit is not None:
+            async with self._autocommit.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return {int(r) for (r,) in await conn.execute(q)}
         async with self._sessions.begin() as s:
-            res = await s.execute(
-                update(AuctionLease)
-                .where(AuctionLease.owner == owner, AuctionLease.auction_id.in_(auction_ids))
-                .values(expires_at_ms=now_ms() + ttl_ms).returning(AuctionLease.auction_id))
-            return {int(r) for (r,) in res}
+            return {int(r) for (r,) in await s.execute(q)}
 
     async def release(self, owner: str, auction_ids: list[int] | None = None) -> int:
         """Let the leases lapse at once (graceful hand-over); the epoch stays, so fences hold."""
