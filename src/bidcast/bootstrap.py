@@ -48,7 +48,7 @@ from .services.orders import Orders
 from .services.rooms import Rooms
 from .services.shops import Shops
 from .storage.auction_store import AuctionStore
-from .storage.db import bid_commit_engine, create_engine, session_factory
+from .storage.db import Reader, create_engine, hot_path_engine, session_factory
 from .storage.pg_bid_commit import PgBidCommit
 
 
@@ -205,9 +205,10 @@ def tune_gc() -> None:
 def build(settings: Settings) -> Container:
     db = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     sessions = session_factory(db)
-    accounts = Accounts(sessions)
+    commit_db = hot_path_engine(settings.database_url)
+    reader = Reader(sessions, commit_db)
+    accounts = Accounts(sessions, reader)
     shops = Shops(sessions, accounts)
-    commit_db = bid_commit_engine(settings.database_url)
     store = AuctionStore(sessions, settings.payment_window_seconds,
                          PgBidCommit(commit_db) if commit_db is not None else None)
     engine = AuctionEngine(store,
@@ -217,7 +218,7 @@ def build(settings: Settings) -> Container:
     engine.add_sink(auction_events_to_room(broker))
     room_views = RoomViews(sessions, engine)
     provider = sandbox_for(settings, sessions)
-    chat = Chat(sessions, broker.publish, accounts)
+    chat = Chat(sessions, broker.publish, accounts, reader)
     hubs = Hubs(broker, room_views.load, room_views.record_peak, chat.forget,
                 fanout_interval=settings.fanout_interval_ms / 1000)
     return Container(settings=settings, db=db, sessions=sessions, accounts=accounts, shops=shops,

@@ -18,7 +18,7 @@ from bidcast.demo import _seed
 from bidcast.errors import AppError
 from bidcast.services.auction_engine import AuctionEngine, LeaseOwner
 from bidcast.storage.auction_store import AuctionStore
-from bidcast.storage.db import bid_commit_engine, create_engine, session_factory
+from bidcast.storage.db import hot_path_engine, create_engine, session_factory
 from bidcast.storage.leases import LeaseStore
 from bidcast.storage.migrate import upgrade
 from bidcast.storage.pg_bid_commit import PgBidCommit
@@ -67,7 +67,7 @@ async def _running_lot(url: str) -> tuple[int, int]:
 
 
 def _engine(url: str, me: str) -> tuple[AuctionEngine, list]:
-    db, fast = create_engine(url), bid_commit_engine(url)
+    db, fast = create_engine(url), hot_path_engine(url)
     assert fast is not None
     sessions = session_factory(db)
     events: list = []

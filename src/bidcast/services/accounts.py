@@ -15,7 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..errors import AppError, not_found
+from ..storage.db import Reader
 from ..storage.models import AuthToken, User, utcnow
+from .batched_lookup import BatchedLookup
 
 ROLES = frozenset({"buyer", "seller", "host", "admin"})
 SELF_SERVICE_ROLES = frozenset({"buyer", "host"})
@@ -70,10 +72,13 @@ class Accounts:
 
     CACHE_SECONDS = 5.0
 
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, reader: Reader | None = None) -> None:
         self._sessions = sessions
+        self._reader = reader or Reader(sessions)
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._banned: dict[int, tuple[float, bool]] = {}
+        self._ban_lookups: BatchedLookup[int, bool] = BatchedLookup(self._load_bans, False)
+        self._generation = 0  # bumped when the caches are dropped: a look-up then in flight is not kept
         self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
 
     async def register(self, email: str, password: str, display_name: str,
@@ -129,21 +134,30 @@ class Accounts:
         return principal
 
     def forget_cached(self) -> None:
+        self._generation += 1
         self._cache.clear()
         self._banned.clear()
 
     async def is_banned(self, user_id: int) -> bool:
-        """A fresh look (cached a few seconds) for sockets that authenticated long ago."""
-        now = time.monotonic()
+        """A fresh look (cached a few seconds) for sockets that authenticated long ago; the
+        misses of one moment share one query (services/batched_lookup.py)."""
         hit = self._banned.get(user_id)
-        if hit and hit[0] > now:
+        if hit and hit[0] > time.monotonic():
             return hit[1]
-        async with self._sessions() as s:
-            banned = bool((await s.execute(select(User.banned).where(User.id == user_id))).scalar())
+        return await self._ban_lookups.get(user_id)
+
+    async def _load_bans(self, user_ids: list[int]) -> dict[int, bool]:
+        generation = self._generation
+        rows = await self._reader.rows(select(User.id, User.banned).where(User.id.in_(user_ids)))
+        found = {int(uid): bool(banned) for uid, banned in rows}
+        if generation != self._generation:
+            return found
         if len(self._banned) > 100_000:
             self._banned.clear()
-        self._banned[user_id] = (now + self.CACHE_SECONDS, banned)
-        return banned
+        until = time.monotonic() + self.CACHE_SECONDS
+        for uid in user_ids:
+            self._banned[uid] = (until, found.get(uid, False))
+        return found
 
     async def get(self, user_id: int) -> Principal:
         async with self._sessions() as s:

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..errors import AppError, forbidden, not_found
 from ..storage.models import ChatMessage, Room, RoomRestriction, User
+from ..storage.db import Reader
 from .accounts import Accounts, Principal
+from .batched_lookup import BatchedLookup
 from .room_views import chat_public
 
 MAX_LEN = 300
@@ -28,32 +30,50 @@ def clean_text(text: str) -> str:
 
 
 class Chat:
-    def __init__(self, sessions: async_sessionmaker, publish: Publish, accounts: Accounts | None = None) -> None:
+    def __init__(self, sessions: async_sessionmaker, publish: Publish, accounts: Accounts | None = None,
+                 reader: Reader | None = None) -> None:
         self._sessions = sessions
+        self._reader = reader or Reader(sessions)
         self._accounts = accounts
         self._publish = publish
         self._buckets: dict[int, tuple[float, float]] = {}
         self._last_post: dict[tuple[int, int], float] = {}
         self._restrictions: dict[int, tuple[float, dict[int, str], int]] = {}
+        self._lookups: BatchedLookup[int, tuple[dict[int, str], int] | None] = BatchedLookup(
+            self._load_restrictions, None)
+        self._generation = 0  # bumped by forget: a look-up then in flight is not kept
 
     async def restrictions(self, room_id: int) -> tuple[dict[int, str], int]:
-        """(user_id -> mute|ban, slow mode seconds) for a room, cached for two seconds."""
+        """(user_id -> mute|ban, slow mode seconds) for a room, cached for two seconds and
+        dropped at once when a moderation change is announced; one query for all who ask."""
         hit = self._restrictions.get(room_id)
-        now = time.monotonic()
-        if hit and hit[0] > now:
+        if hit and hit[0] > time.monotonic():
             return hit[1], hit[2]
-        async with self._sessions() as s:
-            room = await s.get(Room, room_id)
-            if room is None:
-                raise not_found("Room")
-            rows = await s.execute(select(RoomRestriction.user_id, RoomRestriction.kind)
-                                   .where(RoomRestriction.room_id == room_id))
-            found = {u: k for u, k in rows}
-        self._restrictions[room_id] = (now + 2.0, found, room.slow_mode_seconds)
-        return found, room.slow_mode_seconds
+        loaded = await self._lookups.get(room_id)
+        if loaded is None:
+            raise not_found("Room")
+        return loaded
+
+    async def _load_restrictions(self, room_ids: list[int]) -> dict[int, tuple[dict[int, str], int]]:
+        generation = self._generation
+        rows = await self._reader.rows(
+            select(Room.id, Room.slow_mode_seconds, RoomRestriction.user_id, RoomRestriction.kind)
+            .outerjoin(RoomRestriction, RoomRestriction.room_id == Room.id)
+            .where(Room.id.in_(room_ids)))
+        out: dict[int, tuple[dict[int, str], int]] = {}
+        for room_id, slow, user_id, kind in rows:
+            found, _ = out.setdefault(room_id, ({}, slow))
+            if user_id is not None:
+                found[user_id] = kind
+        if generation == self._generation:
+            until = time.monotonic() + 2.0
+            for room_id, (found, slow) in out.items():
+                self._restrictions[room_id] = (until, found, slow)
+        return out
 
     def forget(self, room_id: int) -> None:
         """Drop the cached restrictions of a room (a moderation change was announced)."""
+        self._generation += 1
         self._restrictions.pop(room_id, None)
 
     async def is_banned(self, room_id: int, user_id: int | None) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import Executable, Row, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -56,15 +56,34 @@ def create_engine(url: str, *, synchronous: str = "full") -> AsyncEngine:
     return create_async_engine(aurl, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def bid_commit_engine(url: str) -> AsyncEngine | None:
-    """PostgreSQL: the auction writers' own small pool for one-statement group commits
-    (storage/pg_bid_commit.py): no ping at check-out and no reset at return, each a round trip
-    in a bid's path; a connection that fails is invalidated instead. SQLite: None."""
+def hot_path_engine(url: str) -> AsyncEngine | None:
+    """PostgreSQL: a small pool of its own for the bid's path, where every round trip waits a
+    turn of a busy event loop: one-statement group commits (storage/pg_bid_commit.py), lease
+    renewals and the cached checks before a bid (`Reader`), each one autocommit statement. No
+    ping at check-out and no reset at return (each a round trip); a connection that fails is
+    invalidated instead. SQLite: None."""
     aurl = async_url(url)
     if is_sqlite(aurl):
         return None
     return create_async_engine(aurl, pool_size=2, max_overflow=6, pool_pre_ping=False,
                                pool_reset_on_return=None, pool_recycle=1800)
+
+
+class Reader:
+    """Runs one read-only statement: on PostgreSQL in autocommit on the hot-path pool (one round
+    trip, where a session adds a ping, BEGIN and ROLLBACK), elsewhere in a session."""
+
+    def __init__(self, sessions: async_sessionmaker, hot: AsyncEngine | None = None) -> None:
+        self._sessions = sessions
+        self._hot = hot
+
+    async def rows(self, stmt: Executable) -> list[Row]:
+        if self._hot is None:
+            async with self._sessions() as s:
+                return list(await s.execute(stmt))
+        async with self._hot.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return list(await conn.execute(stmt))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
