@@ -177,16 +177,32 @@ def server_figures(base_url: str) -> dict[str, Any]:
                 hist[s.name][float(s.labels["le"])] += s.value
             elif s.name == "bidcast_bid_stage_seconds_bucket":
                 hist[f"stage_{s.labels['stage']}"][float(s.labels["le"])] += s.value
+            elif s.name == "bidcast_gc_pause_seconds_bucket":
+                hist[f"gc_{s.labels['generation']}"][float(s.labels["le"])] += s.value
             elif s.name == "bidcast_socket_overflows_total":
                 overflows[s.labels["kind"]] = overflows.get(s.labels["kind"], 0) + s.value
     out: dict[str, Any] = {"socket_overflows": overflows}
     for name, key in (("bidcast_bid_ack_seconds_bucket", "server_ack"), ("bidcast_fanout_seconds_bucket", "server_fanout"),
                       ("stage_queued", "server_writer_queue"), ("stage_commit", "server_commit"),
+                      ("stage_socket", "server_socket_ack"),
                       ("bidcast_event_loop_lag_seconds_bucket", "server_loop_lag")):
         for q in (0.5, 0.99):
             v = _quantile(hist[name], q)
             out[f"{key}_p{int(q * 100)}_ms"] = round(v * 1000, 1) if v is not None else None
+    out["server_gc_pauses"] = {  # per generation: collections, and the p99 pause in ms
+        name[3:]: {"count": int(b[float("inf")]), "p99_ms": round((_quantile(b, 0.99) or 0) * 1000, 1)}
+        for name, b in sorted(hist.items()) if name.startswith("gc_") and b.get(float("inf"))}
     return out
+
+
+def server_warnings(path: Path | None) -> dict[str, Any]:
+    """Warnings and errors the workers logged during the show: how many, and the last few."""
+    try:
+        lines = path.read_text(errors="replace").splitlines() if path else []
+    except OSError:
+        return {"count": None, "last": []}
+    hits = [x for x in lines if "WARNING" in x or "ERROR" in x or x.startswith("Traceback")]
+    return {"count": len(hits), "last": [x[-300:] for x in hits[-8:]]}
 
 
 def _cmdline(pid: int) -> str:
@@ -255,6 +271,7 @@ def run_case(workers: int, fanout_ms: float, a: argparse.Namespace, workdir: Pat
             raise RuntimeError(f"simulate failed: {err[-2000:]}")
         summary = json.loads(lines[-1])
         inside = server_figures(srv.url)
+        inside["server_log_warnings"] = server_warnings(srv.log_path)
         outcomes = asyncio.run(check_outcomes(url, summary["lot_ids"]))
         cpu = {str(p): round(100 * ((cpu1.get(p) or 0) - (cpu0.get(p) or 0)) / wall, 1) for p in pids}
         return {"workers": workers, "fanout_ms": fanout_ms, **summary, "outcomes": outcomes, **inside,
@@ -299,15 +316,18 @@ def main() -> int:
                                    and not r["errors"] and not r["outcomes"]["wrong"])
     print(table([{**r, "wrong": len(r["outcomes"]["wrong"]), "errs": sum(r["errors"].values())} for r in rows], [
         ("workers", "workers"), ("fanout_ms", "fan-out ms"), ("setup_s", "setup s"), ("accepted_per_s", "accepted/s"), ("ack_p50_ms", "ack p50"),
-        ("ack_p99_ms", "ack p99"), ("server_ack_p50_ms", "srv ack p50"), ("server_ack_p99_ms", "srv ack p99"),
+        ("ack_p99_ms", "ack p99"), ("ack_lot_start_p99_ms", "ack p99 1st s"), ("server_ack_p50_ms", "srv ack p50"), ("server_ack_p99_ms", "srv ack p99"),
         ("delivery_p50_ms", "deliv p50"), ("delivery_p99_ms", "deliv p99"),
         ("errs", "errors"), ("unanswered_bids", "unanswered"), ("lots_started", "lots"),
         ("wrong", "wrong outcomes"), ("simulate_cpu_pct", "sim CPU %"), ("within_targets", "targets")]))
-    print("\ninside the server, p50 / p99 ms: writer queue, group commit, event-loop lag")
+    print("\ninside the server, p50 / p99 ms: socket read -> ack written, writer queue, group commit, event-loop lag")
     for r in rows:
         print(f"  {r['workers']} worker(s), fan-out {r['fanout_ms']:g} ms: "
               + ", ".join(f"{r.get(k + '_p50_ms')} / {r.get(k + '_p99_ms')}"
-                          for k in ("server_writer_queue", "server_commit", "server_loop_lag")))
+                          for k in ("server_socket_ack", "server_writer_queue", "server_commit", "server_loop_lag"))
+              + f"; GC pauses by generation: {r.get('server_gc_pauses')}")
+        for line in (r.get("server_log_warnings") or {}).get("last", []):
+            print(f"    log: {line}")
     for r in rows:
         print(f"\nworker CPU % ({r['workers']} worker(s), fan-out {r['fanout_ms']:g} ms): {r['server_cpu_pct_per_worker']}; "
               f"py-spy top of worker {r['profile_worker']}:")

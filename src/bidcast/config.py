@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # Room fan-out: shared events arriving within this many milliseconds of the last write to
     # the room's sockets are written together, one write per socket (0: each event at once).
     fanout_interval_ms: float = 50.0
+    # ... and while bids are in flight in this process, a flush holds back its writes for at
+    # most this many milliseconds in all, so the bids' loop turns are short (0: never).
+    fanout_hold_ms: float = 20.0
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:

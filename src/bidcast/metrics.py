@@ -16,11 +16,15 @@ BID_ACK = Histogram("bidcast_bid_ack_seconds",
                     "From a bid reaching a worker to its answer (after the owner's commit).",
                     ["route"], buckets=_LATENCY)
 BID_STAGE = Histogram("bidcast_bid_stage_seconds",
-                      "Where a decided bid's time goes: waiting in its writer's queue, the group commit.",
+                      "Where a bid's time goes: waiting in its writer's queue, the group commit; and for a bid "
+                      "over a room socket, its message read -> its answer written (socket).",
                       ["stage"], buckets=_LATENCY)
 LOOP_LAG = Histogram("bidcast_event_loop_lag_seconds",
                      "How late a timer of this worker's event loop fires: what every callback waits.",
                      buckets=_LATENCY)
+GC_PAUSE = Histogram("bidcast_gc_pause_seconds",
+                     "Collections of Python's cyclic garbage collector: the loop stops for each.",
+                     ["generation"], buckets=_LATENCY)
 BID_BATCH = Histogram("bidcast_bid_batch_size", "Bids per group commit.",
                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
 FORWARDED = Counter("bidcast_bids_forwarded_total", "Bids sent to the owning worker of their auction.",
@@ -45,7 +49,7 @@ for _op in ("save_bids", "sweep"):
     DB_ERRORS.labels(_op)
 for _op in ("publish", "read", "forward", "inbox", "reply"):
     REDIS_ERRORS.labels(_op)
-for _stage in ("queued", "commit"):
+for _stage in ("queued", "commit", "socket"):
     BID_STAGE.labels(_stage)
 for _kind in ("overflow", "dropped"):
     SLOW_CLIENTS.labels(_kind)

@@ -3,30 +3,33 @@
 Used by the demo (a room that keeps selling) and by the benchmarks. It only talks to the
 public API, as any client would.
 
-Viewers whose delivery latency is not measured are cheap on purpose (`CheapViewer`): the load
-generator shares the machine with the server in the benchmarks, and parsing every frame of
-thousands of sockets with a full WebSocket client cost it more CPU than the server spent writing
-them. They do the HTTP upgrade themselves, walk the incoming frames only to answer pings and
-close frames, and read their socket a few times a second (the kernel buffers what arrives in
-between), while the server still writes every frame to every one of them.
+Every member speaks WebSocket through `RoomSocket`, a client reduced to what a crowd needs: the
+HTTP upgrade, masked frames out, pongs for the server's keepalive pings, a clean close, and the
+server's frames walked in place as they arrive. The load generator shares the machine with the
+server in the benchmarks: a full WebSocket client per member (frame objects, UTF-8 checks, a
+queue and a task wake-up per message) cost it more CPU than the server spent writing the frames,
+and its own backlog then showed up as latency of the server. So a message's arrival time is read
+when its bytes arrive (`data_received`), and only members that act on messages (bidders,
+sampled viewers) decode them. Viewers whose delivery latency is not measured and chatters read
+their socket a few times a second (the kernel buffers what arrives in between), while the server
+still writes every frame to every one of them.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
 import collections
-import json
 import os
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
-import websockets
 
 CHAT_LINES = ["what a piece!", "is it working?", "shipping to Lyon?", "love this 😍", "too rich for me",
               "go go go", "nice condition", "how old is it?", "last lot was a steal", "👏👏"]
@@ -36,6 +39,8 @@ SERVER_ERRORS = frozenset({"storage_unavailable", "owner_unavailable", "writer_r
 # backlog, and every dropped SYN costs its client a retransmission timeout (1 s, then 3 s ...).
 CONNECTS_AT_ONCE = 100
 CHEAP_READ_EVERY_S = 0.25  # how often an unmeasured viewer reads what arrived
+VALUE_TO_START = 10.0      # a lot starts at a tenth of its list price; bidders value it around that
+EAGER_BID_CHANCE = 0.2     # an eager bidder in range bids at this share of its looks
 
 
 @dataclass
@@ -53,13 +58,15 @@ class Stats:
     errors: dict[str, int] = field(default_factory=dict)    # server-side failures, by code
     lot_ids: list[int] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
-    in_flight: dict[str, float] = field(default_factory=dict)
+    in_flight: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> (sent, since lot start)
+    lot_seen: dict[int, float] = field(default_factory=dict)   # lot -> when a bidder first saw it start
+    ack_early_ms: list[float] = field(default_factory=list)    # acks of bids sent in a lot's first second
 
     def error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
 
     def summary(self) -> dict[str, Any]:
-        lat, acks = sorted(self.latencies_ms), sorted(self.ack_ms)
+        lat, acks, early = sorted(self.latencies_ms), sorted(self.ack_ms), sorted(self.ack_early_ms)
 
         def pct(v: list[float], p: float) -> float | None:
             return round(v[min(len(v) - 1, int(p * len(v)))], 1) if v else None
@@ -69,6 +76,8 @@ class Stats:
                 "bids_sent": self.bids_sent, "acks": self.acks, "rejections": self.rejections,
                 "accepted_per_s": round(self.acks / took, 1),
                 "ack_p50_ms": pct(acks, 0.5), "ack_p99_ms": pct(acks, 0.99), "ack_samples": len(acks),
+                "ack_lot_start_p50_ms": pct(early, 0.5), "ack_lot_start_p99_ms": pct(early, 0.99),
+                "ack_lot_start_samples": len(early),
                 "unanswered_bids": len(self.in_flight), "rejected_by": self.rejected_by,
                 "errors": self.errors, "chats": self.chats, "lots_started": self.lots_started,
                 "lot_ids": self.lot_ids, "reconnects": self.reconnects, "seconds": round(took, 1)}
@@ -103,86 +112,64 @@ class Crowd:
         r.raise_for_status()
         return r.json()["token"]
 
-    async def member(self, token: str | None, on_event, stop: asyncio.Event, sample: bool = True,
-                     on_open=None) -> None:
-        """Stay in the room (reconnecting and resuming) and feed each message to on_event;
-        `on_event` None: a pure viewer, not even parsed unless `sample`. `on_open(ws)` is called
-        on every (re)connection (a chatter only needs the socket)."""
-        url = f"{self.ws_base}/ws/rooms/{self.room_id}" + (f"?token={token}" if token else "")
-        last_seq: int | None = None
+    async def member(self, token: str | None, on_message: OnMessage | None, stop: asyncio.Event,
+                     sample: bool = True, on_open: Callable[[RoomSocket], None] | None = None,
+                     paced: bool = False) -> None:
+        """Stay in the room, reconnecting and resuming from the last seq seen, until `stop`.
+        `on_message(sock, msg, arrived)` gets every message, decoded (arrived: perf_counter when
+        its bytes came in); with `sample`, shared events' delivery latency is recorded; with
+        neither, frames are only counted. `on_open(sock)` is called on every (re)connection;
+        `paced`: read a few times a second (a member that only sends, or only watches)."""
+        u = urlsplit(self.ws_base)
+        host, port = u.hostname or "127.0.0.1", u.port or (443 if u.scheme == "wss" else 80)
+        path = f"/ws/rooms/{self.room_id}" + (f"?token={token}" if token else "")
+        tls = True if u.scheme == "wss" else None
+        loop = asyncio.get_running_loop()
+        if paced and self._pacer is None:
+            self._pacer = _Pacer(CHEAP_READ_EVERY_S)
         me = id(asyncio.current_task())
+        last_seq: list[int | None] = [None]
+        stats = self.stats
+
+        def handle(sock: RoomSocket, msg: dict[str, Any], arrived: float, wall_ms: float) -> None:
+            if not msg.get("personal"):
+                last_seq[0] = msg["seq"]
+                if sample and msg["type"] != "snapshot":
+                    stats.latencies_ms.append(wall_ms - msg["ts"])
+            if on_message is not None:
+                on_message(sock, msg, arrived)
+
+        decode = handle if (on_message is not None or sample) else None
         while not stop.is_set():
+            sock = RoomSocket(stats, f"{host}:{port}", path, self._pacer if paced else None, decode,
+                              hello_seq=last_seq[0])
             try:
                 async with self.connect_gate:
-                    ws = await websockets.connect(url, max_queue=None, open_timeout=20)
-                async with ws:
-                    await ws.send(json.dumps({"type": "hello", "last_seq": last_seq}))
-                    self._joined(me)
-                    if on_open is not None:
-                        on_open(ws)
-                    watch = asyncio.get_running_loop().create_task(_close_when(stop, ws))
-                    parse = on_event is not None or sample
-                    try:
-                        while True:
-                            raw = await ws.recv(decode=parse)
-                            if not parse:
-                                self.stats.events += 1  # a watcher that is not measured: no parsing
-                                continue
-                            msg = orjson.loads(raw)
-                            if not msg.get("personal"):
-                                last_seq = msg["seq"]
-                                self.stats.events += 1
-                                if sample and msg["type"] != "snapshot":
-                                    self.stats.latencies_ms.append(time.time() * 1000 - msg["ts"])
-                            if on_event is not None:
-                                await on_event(ws, msg)
-                    finally:
-                        watch.cancel()
-            except websockets.ConnectionClosedOK:
+                    await asyncio.wait_for(loop.create_connection(lambda s=sock: s, host, port, ssl=tls), 20)
+                    await asyncio.wait_for(asyncio.shield(sock.opened), 20)
+                self._joined(me)
+                if on_open is not None:
+                    on_open(sock)
+                stopping = loop.create_task(stop.wait())
+                try:
+                    await asyncio.wait({stopping, sock.lost}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopping.cancel()
                 if stop.is_set():
+                    sock.close()
                     return
                 self.stats.reconnects += 1
-            except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
+                if not sock.closed_cleanly:
+                    await asyncio.sleep(0.2 + 0.5 * random.random())
+            except (OSError, TimeoutError):
+                sock.abort()
                 self.stats.reconnects += 1
                 await asyncio.sleep(0.2 + 0.5 * random.random())
 
     async def cheap_viewer(self, stop: asyncio.Event) -> None:
-        """An anonymous viewer that is not measured: stays in the room at almost no CPU cost.
-        Reconnects like `member` (without resuming: it gets a fresh snapshot)."""
-        u = urlsplit(self.ws_base)
-        host, port = u.hostname or "127.0.0.1", u.port or (443 if u.scheme == "wss" else 80)
-        path = f"/ws/rooms/{self.room_id}"
-        loop = asyncio.get_running_loop()
-        if self._pacer is None:
-            self._pacer = _Pacer(CHEAP_READ_EVERY_S)
-        me = id(asyncio.current_task())
-        while not stop.is_set():
-            viewer = CheapViewer(self.stats, f"{host}:{port}", path, self._pacer)
-            try:
-                async with self.connect_gate:
-                    await asyncio.wait_for(loop.create_connection(lambda v=viewer: v, host, port), 20)
-                    await asyncio.wait_for(asyncio.shield(viewer.opened), 20)
-                self._joined(me)
-                stopping = loop.create_task(stop.wait())
-                try:
-                    await asyncio.wait({stopping, viewer.lost}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    stopping.cancel()
-                if stop.is_set():
-                    viewer.close()
-                    return
-                self.stats.reconnects += 1
-                if not viewer.closed_cleanly:
-                    await asyncio.sleep(0.2 + 0.5 * random.random())
-            except (OSError, TimeoutError):
-                viewer.abort()
-                self.stats.reconnects += 1
-                await asyncio.sleep(0.2 + 0.5 * random.random())
-
-
-async def _close_when(stop: asyncio.Event, ws) -> None:  # noqa: ANN001
-    await stop.wait()
-    await ws.close()
+        """An anonymous viewer that is not measured: stays in the room at almost no CPU cost
+        (frames counted, not decoded; read a few times a second)."""
+        await self.member(None, None, stop, sample=False, paced=True)
 
 
 class _Pacer:
@@ -191,10 +178,10 @@ class _Pacer:
 
     def __init__(self, period: float) -> None:
         self.period = period
-        self._parked: collections.deque[tuple[float, CheapViewer]] = collections.deque()
+        self._parked: collections.deque[tuple[float, RoomSocket]] = collections.deque()
         self._task: asyncio.Task | None = None
 
-    def park(self, viewer: CheapViewer) -> None:
+    def park(self, viewer: RoomSocket) -> None:
         loop = asyncio.get_running_loop()
         viewer.pause()
         self._parked.append((loop.time() + self.period, viewer))
@@ -237,21 +224,25 @@ def take_upgrade_response(buf: bytearray) -> bool | None:
     return status == b"HTTP/1.1 101"
 
 
-class CheapViewer(asyncio.Protocol):
-    """A WebSocket client reduced to what keeps a watching viewer connected: the HTTP upgrade,
-    a `hello`, pongs for the server's keepalive pings and a clean close. Everything else that
-    arrives is counted as frames and dropped unread."""
+class RoomSocket(asyncio.Protocol):
+    """One member's WebSocket (see the module's docstring). Server frames are walked in place:
+    pings answered, a close honoured, text messages decoded for `decode` (fragmented ones
+    reassembled) or else only counted."""
 
-    def __init__(self, stats: Stats, host: str, path: str, pacer: _Pacer | None = None) -> None:
+    def __init__(self, stats: Stats, host: str, path: str, pacer: _Pacer | None = None,
+                 decode: Decoded | None = None, hello_seq: int | None = None) -> None:
         loop = asyncio.get_running_loop()
         self.stats = stats
         self.pacer = pacer
+        self.decode = decode
+        self.hello_seq = hello_seq
         key = base64.b64encode(os.urandom(16)).decode()
         self.request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                         "Sec-WebSocket-Version: 13\r\n\r\n").encode()
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
+        self._fragments: bytearray | None = None
         self.upgraded = False
         self.paused = False
         self.closed_cleanly = False
@@ -270,6 +261,7 @@ class CheapViewer(asyncio.Protocol):
             self.lost.set_result(None)
 
     def data_received(self, data: bytes) -> None:
+        arrived = time.perf_counter()
         buf = self.buf
         buf += data
         if not self.upgraded:
@@ -281,16 +273,24 @@ class CheapViewer(asyncio.Protocol):
                 self.abort()
                 return
             self.upgraded = True
-            self.transport.write(client_frame(0x1, b'{"type":"hello"}'))
+            self.send({"type": "hello", "last_seq": self.hello_seq})
             self.opened.set_result(None)
-        self._walk()
+        self._walk(arrived)
         if self.pacer is not None and not self.transport.is_closing():
             self.pacer.park(self)
 
     # -- frames --------------------------------------------------------------------------------
-    def _walk(self) -> None:
-        """Step over complete frames: answer pings, honour a close, count the rest."""
+    def send(self, msg: dict[str, Any]) -> bool:
+        """One JSON text message; False when the socket is already closing."""
+        t = self.transport
+        if t is None or t.is_closing() or not self.upgraded:
+            return False
+        t.write(client_frame(0x1, orjson.dumps(msg)))
+        return True
+
+    def _walk(self, arrived: float) -> None:
         buf, pos, size, frames = self.buf, 0, len(self.buf), 0
+        messages: list[bytes] = []
         while size - pos >= 2:
             n, h = buf[pos + 1] & 0x7F, 2
             if n == 126:
@@ -304,7 +304,7 @@ class CheapViewer(asyncio.Protocol):
             end = pos + h + n
             if end > size:
                 break
-            op = buf[pos] & 0x0F
+            op, fin = buf[pos] & 0x0F, buf[pos] & 0x80
             if op == 0x9:
                 self.transport.write(client_frame(0xA, bytes(buf[pos + h:end])))
             elif op == 0x8:
@@ -312,12 +312,26 @@ class CheapViewer(asyncio.Protocol):
                 self.transport.write(client_frame(0x8, bytes(buf[pos + h:pos + h + 2])))
                 self.transport.close()
                 break
-            elif op != 0xA and buf[pos] & 0x80:
-                frames += 1
+            elif op in (0x1, 0x2, 0x0):
+                if self.decode is None:
+                    frames += 1 if fin else 0
+                elif op != 0x0 and fin:
+                    messages.append(bytes(buf[pos + h:end]))
+                elif op != 0x0:
+                    self._fragments = bytearray(buf[pos + h:end])
+                elif self._fragments is not None:
+                    self._fragments += buf[pos + h:end]
+                    if fin:
+                        messages.append(bytes(self._fragments))
+                        self._fragments = None
             pos = end
         if pos:
             del buf[:pos]
         self.stats.events += frames
+        if messages:
+            wall_ms = time.time() * 1000 - (time.perf_counter() - arrived) * 1000
+            for raw in messages:
+                self.decode(self, orjson.loads(raw), arrived, wall_ms)  # type: ignore[misc]
 
     # -- control ---------------------------------------------------------------------------------
     def pause(self) -> None:
@@ -341,8 +355,16 @@ class CheapViewer(asyncio.Protocol):
             self.transport.abort()
 
 
+OnMessage = Callable[[RoomSocket, dict[str, Any], float], None]
+Decoded = Callable[[RoomSocket, dict[str, Any], float, float], None]
+
+
 class Bidder:
-    """Bids on lots it likes, up to a private valuation, in one of three styles."""
+    """Bids on lots it likes, up to a private valuation, in one of three styles: eager (bids the
+    next step now and then while the price is below its valuation), proxy (sets its maximum once,
+    in the second half of the lot) and sniper (only in the last 3 seconds, so soft close extends
+    the lot). Valuations spread around the product's list price (ten times the starting price),
+    so the price climbs through the ladder for the whole lot instead of jumping at its start."""
 
     def __init__(self, crowd: Crowd, style: str) -> None:
         self.crowd, self.style = crowd, style
@@ -351,7 +373,7 @@ class Bidder:
         self.valuation: dict[int, int] = {}
         self.offset_ms = 0.0
 
-    async def on_event(self, ws, msg: dict[str, Any]) -> None:  # noqa: ANN001
+    def on_event(self, sock: RoomSocket, msg: dict[str, Any], arrived: float) -> None:
         t, d = msg["type"], msg["data"]
         self.offset_ms = msg["ts"] - time.time() * 1000
         if t == "welcome" and d.get("user"):
@@ -360,6 +382,7 @@ class Bidder:
             self.lot = d.get("lot")
         elif t == "lot.started":
             self.lot = d["lot"]
+            self.crowd.stats.lot_seen.setdefault(d["lot"]["id"], arrived)
         elif t == "bid.accepted" and self.lot and self.lot["id"] == d["auction_id"]:
             self.lot.update(price=d["price"], min_next_bid=d["min_next_bid"], leader=d["leader"],
                             closes_at=d["closes_at"])
@@ -371,7 +394,9 @@ class Bidder:
             st = self.crowd.stats
             sent = st.in_flight.pop(d.get("idempotency_key") or "", None)
             if sent is not None:
-                st.ack_ms.append((time.perf_counter() - sent) * 1000)
+                st.ack_ms.append((arrived - sent[0]) * 1000)
+                if sent[1] < 1.0:
+                    st.ack_early_ms.append((arrived - sent[0]) * 1000)
             if t == "bid.ack":
                 st.acks += 1
             else:
@@ -381,21 +406,23 @@ class Bidder:
                 if code in SERVER_ERRORS:
                     st.error(code)
 
-    async def act(self, ws) -> None:  # noqa: ANN001
+    def act(self, sock: RoomSocket) -> None:
         lot = self.lot
         if not lot or lot.get("status") != "running" or self.me is None:
             return
         if (lot.get("leader") or {}).get("id") == self.me:
             return
-        # Valuations spread widely (a few keen collectors), so the bidding lasts the whole lot.
-        worth = self.valuation.setdefault(lot["id"], int(lot["starting_price"] * min(100.0, random.paretovariate(0.6))))
+        worth = self.valuation.setdefault(
+            lot["id"], int(lot["starting_price"] * VALUE_TO_START * random.lognormvariate(0.0, 0.35)))
         nxt = lot["min_next_bid"]
         if nxt > worth:
             return
         left_ms = lot["closes_at"] - (time.time() * 1000 + self.offset_ms)
         if self.style == "sniper" and left_ms > 3000:
             return
-        if self.style == "eager" and random.random() > 0.5:
+        if self.style == "proxy" and left_ms > 15000:
+            return
+        if self.style == "eager" and random.random() > EAGER_BID_CHANCE:
             return
         body: dict[str, Any] = {"type": "bid", "auction_id": lot["id"], "idempotency_key": uuid.uuid4().hex}
         if self.style == "proxy":
@@ -403,54 +430,47 @@ class Bidder:
             self.valuation[lot["id"]] = 0  # one maximum per lot
         else:
             body["amount"] = nxt
-        self.crowd.stats.bids_sent += 1
-        self.crowd.stats.in_flight[body["idempotency_key"]] = time.perf_counter()
-        await ws.send(json.dumps(body))
+        sent = time.perf_counter()
+        if sock.send(body):
+            self.crowd.stats.bids_sent += 1
+            since = sent - self.crowd.stats.lot_seen.get(lot["id"], float("-inf"))
+            self.crowd.stats.in_flight[body["idempotency_key"]] = (sent, since)
 
 
 async def run_bidder(crowd: Crowd, n: int, style: str, stop: asyncio.Event, pace: float,
                      token: str | None = None) -> None:
     token = token or await crowd.account("bidder", n)
     bidder = Bidder(crowd, style)
-    ws_holder: dict[str, Any] = {}
+    holder: dict[str, RoomSocket] = {}
 
-    async def on_event(ws, msg) -> None:  # noqa: ANN001
-        ws_holder["ws"] = ws
-        await bidder.on_event(ws, msg)
+    def on_open(sock: RoomSocket) -> None:
+        holder["sock"] = sock
 
     async def loop() -> None:
         while not stop.is_set():
             await asyncio.sleep(pace * random.uniform(0.5, 1.5))
-            ws = ws_holder.get("ws")
-            if ws is not None:
-                try:
-                    await bidder.act(ws)
-                except websockets.WebSocketException:
-                    pass
-    await asyncio.gather(crowd.member(token, on_event, stop), loop())
+            if (sock := holder.get("sock")) is not None:
+                bidder.act(sock)
+    await asyncio.gather(crowd.member(token, bidder.on_event, stop, on_open=on_open), loop())
 
 
 async def run_chatter(crowd: Crowd, n: int, stop: asyncio.Event, per_second: float,
                       token: str | None = None) -> None:
     token = token or await crowd.account("chatter", n)
-    holder: dict[str, Any] = {}
+    holder: dict[str, RoomSocket] = {}
 
-    def on_open(ws) -> None:  # noqa: ANN001
-        holder["ws"] = ws
+    def on_open(sock: RoomSocket) -> None:
+        holder["sock"] = sock
 
     async def loop() -> None:
         while not stop.is_set():
             await asyncio.sleep(random.expovariate(per_second))
-            ws = holder.get("ws")
-            if ws is not None:
-                try:
-                    await ws.send(json.dumps({"type": "chat", "text": random.choice(CHAT_LINES)}))
-                    if random.random() < 0.3:
-                        await ws.send(json.dumps({"type": "like"}))
-                    crowd.stats.chats += 1
-                except websockets.WebSocketException:
-                    pass
-    await asyncio.gather(crowd.member(token, None, stop, sample=False, on_open=on_open), loop())
+            sock = holder.get("sock")
+            if sock is not None and sock.send({"type": "chat", "text": random.choice(CHAT_LINES)}):
+                if random.random() < 0.3:
+                    sock.send({"type": "like"})
+                crowd.stats.chats += 1
+    await asyncio.gather(crowd.member(token, None, stop, sample=False, on_open=on_open, paced=True), loop())
 
 
 async def run_host(crowd: Crowd, email: str, password: str, stop: asyncio.Event,

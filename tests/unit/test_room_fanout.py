@@ -246,3 +246,42 @@ def test_queued_mode_enqueues_each_event_once() -> None:
         assert a.seqs() == [("snapshot", 0), ("ev", 1), ("ev", 2), ("ev", 3)]
         assert b.seqs() == [("snapshot", 2), ("ev", 3)]
     run(main)
+
+
+def test_a_flush_holds_back_while_a_bid_is_in_flight_and_goes_out_once_it_is_answered() -> None:
+    from bidcast.realtime.urgency import BIDS
+
+    async def main() -> None:
+        hub = RoomHub(1, new_hub().view, 0, interval=INTERVAL, hold=1.0)
+        a = Socket(hub)
+        hub.join(a.conn, None)
+        with BIDS.carrying():
+            hub.on_event(chat(1))
+            await settle(0.02)
+            assert len(a.messages()) == 1          # the snapshot only: the bid goes first
+        await settle(0.01)
+        assert [m["seq"] for m in a.messages()[1:]] == [1]
+        assert_stream(a.seqs())
+    run(main)
+
+
+def test_a_held_flush_goes_out_after_the_hold_even_if_bids_keep_coming() -> None:
+    from bidcast.realtime.urgency import BIDS
+
+    async def main() -> None:
+        hub = RoomHub(1, new_hub().view, 0, interval=INTERVAL, hold=0.03)
+        a = Socket(hub)
+        hub.join(a.conn, None)
+        with BIDS.carrying():
+            hub.on_event(chat(1))
+            hub.on_event(chat(2))
+            await settle(0.01)
+            assert len(a.messages()) == 1
+            await settle(0.05)                     # past the hold: viewers are not starved
+            assert [m["seq"] for m in a.messages()[1:]] == [1, 2]
+            hub.on_event(chat(3))                  # the next flush has a hold of its own
+            await settle(INTERVAL + 0.05)
+            assert [m["seq"] for m in a.messages()[1:]] == [1, 2, 3]
+        assert BIDS.count == 0
+        assert_stream(a.seqs())
+    run(main)

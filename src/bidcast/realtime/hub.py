@@ -12,7 +12,8 @@ get one JSON message per event, in seq order). Leading-edge throttle: an event a
 one Redis read still travels together); otherwise it waits until last flush + interval. A flush
 to many sockets is written in slices of at most a millisecond, yielding to the loop in between: a
 bid's way from its socket to its ack takes a dozen loop iterations, and each would otherwise wait
-behind a whole slice.
+behind a whole slice. While bids are in flight in this process (`urgency.BIDS`), a flush
+holds its slices back, for at most `hold` seconds in all, so those iterations are short.
 The view, `seq` and the resume buffer are updated at once, before the flush: a socket that joins
 while a batch is pending gets a snapshot or backlog up to `seq` and its `Connection.seen` makes
 the flush skip what it already has.
@@ -30,6 +31,7 @@ from .. import metrics
 from .broker import Broker
 from .connection import Batch, Connection
 from .protocol import RoomEvent, encode, now_ms
+from .urgency import BIDS
 
 log = logging.getLogger("bidcast.hub")
 
@@ -38,6 +40,7 @@ IDLE_TICKS_BEFORE_DROP = 120  # half-second ticks: a minute without local viewer
 RECENT_CHAT = 50
 FLUSH_SLICE = 500             # most sockets written per loop iteration in one flush ...
 FLUSH_BUDGET_S = 0.001        # ... and the most time: a bid's path takes many loop iterations
+HOLD_STEP_S = 0.001           # how often a held-back flush looks whether the bids are answered
 ViewLoader = Callable[[int], Awaitable[dict[str, Any] | None]]
 
 
@@ -97,9 +100,11 @@ MODERATION = frozenset({"mute", "unmute", "ban", "unban"})
 
 class RoomHub:
     def __init__(self, room_id: int, view: dict[str, Any], seq: int,
-                 on_moderation: Callable[[int], None] | None = None, interval: float = 0.0) -> None:
+                 on_moderation: Callable[[int], None] | None = None, interval: float = 0.0,
+                 hold: float = 0.0) -> None:
         self.room_id = room_id
         self.interval = interval          # seconds; 0: each event is written at once
+        self.hold = hold                  # seconds a flush may wait, in all, for bids in flight
         self._pending: list[RoomEvent] = []
         self._flush_handle: asyncio.Handle | None = None
         self._flushing = False            # a sliced flush is still writing
@@ -158,13 +163,19 @@ class RoomHub:
         events, self._pending = self._pending, []
         if not events:
             return
-        self._last_flush = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        self._last_flush = loop.time()
         if not self.connections:
             return
         self._flushing = True
-        self._write_slice(Batch(events), list(self.connections), 0)
+        self._write_slice(Batch(events), list(self.connections), 0, self._last_flush + self.hold)
 
-    def _write_slice(self, batch: Batch, conns: list[Connection], start: int) -> None:
+    def _write_slice(self, batch: Batch, conns: list[Connection], start: int, hold_until: float) -> None:
+        if BIDS.busy:
+            loop = asyncio.get_running_loop()
+            if loop.time() < hold_until:
+                loop.call_later(HOLD_STEP_S, self._write_slice, batch, conns, start, hold_until)
+                return
         stop, n = min(start + FLUSH_SLICE, len(conns)), len(conns)
         deadline = time.perf_counter() + FLUSH_BUDGET_S
         end = start
@@ -174,7 +185,7 @@ class RoomHub:
             if not end & 31 and time.perf_counter() > deadline:
                 break
         if end < n:
-            asyncio.get_running_loop().call_soon(self._write_slice, batch, conns, end)
+            asyncio.get_running_loop().call_soon(self._write_slice, batch, conns, end, hold_until)
             return
         self._flushing = False
         now = now_ms()
@@ -227,9 +238,11 @@ class Hubs:
     """The hubs of this process; creates one when a room gets its first local viewer."""
 
     def __init__(self, broker: Broker, load_view: ViewLoader, on_peak: Callable[[int, int], Awaitable[None]],
-                 on_moderation: Callable[[int], None] | None = None, fanout_interval: float = 0.0) -> None:
+                 on_moderation: Callable[[int], None] | None = None, fanout_interval: float = 0.0,
+                 fanout_hold: float = 0.0) -> None:
         self._broker = broker
         self._fanout_interval = fanout_interval
+        self._fanout_hold = fanout_hold
         self._on_moderation = on_moderation
         self._load_view = load_view
         self._on_peak = on_peak
@@ -275,7 +288,8 @@ class Hubs:
                 return None
             view.setdefault("likes", 0)
             view.setdefault("viewers", 0)
-            hub = RoomHub(room_id, view, max(seq, 0), self._on_moderation, self._fanout_interval)
+            hub = RoomHub(room_id, view, max(seq, 0), self._on_moderation, self._fanout_interval,
+                          self._fanout_hold)
             hub.handler = handler
             holder.append(hub)
             for ev in early:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ..realtime.urgency import BIDS
 from ..storage.models import Auction
 from ..errors import AppError
 from .accounts import Accounts, Principal
@@ -60,8 +61,9 @@ class Bidding:
 
     async def place(self, auction_id: int, who: Principal, kind: str, value: int, key: str) -> BidResult:
         """Account bans and the host's room bans both end in the rules' `banned` rejection."""
-        banned = await self.admit(auction_id, who)
-        return await self.decide(auction_id, who, kind, value, key, banned)
+        with BIDS.carrying():
+            banned = await self.admit(auction_id, who)
+            return await self.decide(auction_id, who, kind, value, key, banned)
 
     async def admit(self, auction_id: int, who: Principal) -> bool:
         """The checks before a bid reaches its writer: the flood limit (raises), then whether the

@@ -6,11 +6,11 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..errors import AppError, forbidden, not_found
-from ..storage.models import ChatMessage, Room, RoomRestriction, User
+from ..storage.models import ChatMessage, Room, RoomRestriction, User, utcnow
 from ..storage.db import Reader
 from .accounts import Accounts, Principal
 from .batched_lookup import BatchedLookup
@@ -21,6 +21,7 @@ BURST = 3              # messages a user may send at once ...
 REFILL_PER_S = 1.0     # ... then one a second
 MAX_SLOW_MODE_S = 600
 Publish = Callable[..., None]
+_POST = insert(ChatMessage).returning(ChatMessage.id)  # built once (see Reader.write)
 
 
 def clean_text(text: str) -> str:
@@ -99,9 +100,9 @@ class Chat:
             raise AppError(429, "slow_mode", f"Slow mode: one message every {slow} seconds.",
                            retry_after=round(slow - (now - last), 1))
         self._take_token(who.id, now)
-        async with self._sessions.begin() as s:
-            msg = ChatMessage(room_id=room_id, user_id=who.id, text=text)
-            s.add(msg)
+        values = {"room_id": room_id, "user_id": who.id, "text": text, "deleted": False, "created_at": utcnow()}
+        [(message_id,)] = await self._reader.write(_POST, values)
+        msg = ChatMessage(id=message_id, **values)
         self._last_post[(room_id, who.id)] = now
         data = chat_public(msg, who.display_name)
         self._publish(room_id, "chat.message", data)

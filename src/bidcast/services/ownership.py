@@ -23,6 +23,7 @@ import orjson
 
 from .. import metrics
 from ..errors import AppError
+from ..realtime.urgency import BIDS
 from ..storage.leases import LeaseStore
 from .auction_engine import AuctionEngine, LeaseOwner, NotOwner
 from .bid_results import BidResult
@@ -140,6 +141,10 @@ class Forwarder:
         task.add_done_callback(self._handling.discard)
 
     async def _decide(self, msg: dict[str, Any]) -> None:
+        with BIDS.carrying():  # room fan-out here holds back until the answer is sent
+            await self._decide_and_reply(msg)
+
+    async def _decide_and_reply(self, msg: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"id": msg["id"]}
         try:
             res = await self._engine.place(msg["auction_id"], msg["bidder_id"], msg["kind"],

@@ -70,8 +70,8 @@ def hot_path_engine(url: str) -> AsyncEngine | None:
 
 
 class Reader:
-    """Runs one read-only statement: on PostgreSQL in autocommit on the hot-path pool (one round
-    trip, where a session adds a ping, BEGIN and ROLLBACK), elsewhere in a session."""
+    """Runs one statement: on PostgreSQL in autocommit on the hot-path pool (one round trip,
+    where a session adds a ping, BEGIN and COMMIT or ROLLBACK), elsewhere in a session."""
 
     def __init__(self, sessions: async_sessionmaker, hot: AsyncEngine | None = None) -> None:
         self._sessions = sessions
@@ -84,6 +84,17 @@ class Reader:
         async with self._hot.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return list(await conn.execute(stmt))
+
+    async def write(self, stmt: Executable, params: dict) -> list[Row]:
+        """One write that is a transaction by itself (an INSERT ... RETURNING, say). Pass a
+        statement built once and its values as `params`: building a statement per call leaves
+        cyclic garbage (bind parameters) for the collector, whose pauses stop the loop."""
+        if self._hot is None:
+            async with self._sessions.begin() as s:
+                return list(await s.execute(stmt, params))
+        async with self._hot.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return list(await conn.execute(stmt, params))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
