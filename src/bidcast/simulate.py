@@ -58,9 +58,10 @@ class Stats:
     errors: dict[str, int] = field(default_factory=dict)    # server-side failures, by code
     lot_ids: list[int] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
-    in_flight: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> (sent, since lot start)
+    in_flight: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # key -> (sent, since lot start, left)
     lot_seen: dict[int, float] = field(default_factory=dict)   # lot -> when a bidder first saw it start
     ack_early_ms: list[float] = field(default_factory=list)    # acks of bids sent in a lot's first second
+    slowest: list[tuple[float, float, float]] = field(default_factory=list)  # (ack ms, since start s, left s)
 
     def error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
@@ -78,6 +79,8 @@ class Stats:
                 "ack_p50_ms": pct(acks, 0.5), "ack_p99_ms": pct(acks, 0.99), "ack_samples": len(acks),
                 "ack_lot_start_p50_ms": pct(early, 0.5), "ack_lot_start_p99_ms": pct(early, 0.99),
                 "ack_lot_start_samples": len(early),
+                "slowest_acks": [[round(a, 1), round(b, 1), round(c, 1)] for a, b, c in
+                                 sorted(self.slowest, reverse=True)[:max(5, len(acks) // 100)]],
                 "unanswered_bids": len(self.in_flight), "rejected_by": self.rejected_by,
                 "errors": self.errors, "chats": self.chats, "lots_started": self.lots_started,
                 "lot_ids": self.lot_ids, "reconnects": self.reconnects, "seconds": round(took, 1)}
@@ -362,7 +365,7 @@ Decoded = Callable[[RoomSocket, dict[str, Any], float, float], None]
 class Bidder:
     """Bids on lots it likes, up to a private valuation, in one of three styles: eager (bids the
     next step now and then while the price is below its valuation), proxy (sets its maximum once,
-    in the second half of the lot) and sniper (only in the last 3 seconds, so soft close extends
+    at a moment of its own in the second half of the lot) and sniper (only in the last 3 seconds, so soft close extends
     the lot). Valuations spread around the product's list price (ten times the starting price),
     so the price climbs through the ladder for the whole lot instead of jumping at its start."""
 
@@ -371,6 +374,7 @@ class Bidder:
         self.me: int | None = None
         self.lot: dict[str, Any] | None = None
         self.valuation: dict[int, int] = {}
+        self.proxy_at: dict[int, float] = {}  # a proxy sets its maximum with this many ms left
         self.offset_ms = 0.0
 
     def on_event(self, sock: RoomSocket, msg: dict[str, Any], arrived: float) -> None:
@@ -395,6 +399,7 @@ class Bidder:
             sent = st.in_flight.pop(d.get("idempotency_key") or "", None)
             if sent is not None:
                 st.ack_ms.append((arrived - sent[0]) * 1000)
+                st.slowest.append(((arrived - sent[0]) * 1000, sent[1], sent[2]))
                 if sent[1] < 1.0:
                     st.ack_early_ms.append((arrived - sent[0]) * 1000)
             if t == "bid.ack":
@@ -420,7 +425,7 @@ class Bidder:
         left_ms = lot["closes_at"] - (time.time() * 1000 + self.offset_ms)
         if self.style == "sniper" and left_ms > 3000:
             return
-        if self.style == "proxy" and left_ms > 15000:
+        if self.style == "proxy" and left_ms > self.proxy_at.setdefault(lot["id"], random.uniform(3000, 15000)):
             return
         if self.style == "eager" and random.random() > EAGER_BID_CHANCE:
             return
@@ -434,7 +439,7 @@ class Bidder:
         if sock.send(body):
             self.crowd.stats.bids_sent += 1
             since = sent - self.crowd.stats.lot_seen.get(lot["id"], float("-inf"))
-            self.crowd.stats.in_flight[body["idempotency_key"]] = (sent, since)
+            self.crowd.stats.in_flight[body["idempotency_key"]] = (sent, since, left_ms / 1000)
 
 
 async def run_bidder(crowd: Crowd, n: int, style: str, stop: asyncio.Event, pace: float,
