@@ -38,6 +38,7 @@ test-unit: $(READY)
 	$(BIN)/python -m pytest tests/unit -q
 
 bench: $(READY)
+	$(BIN)/pip install --quiet -e '.[test,profile]'  # py-spy: the show bench says where a worker's CPU goes
 	$(BIN)/python bench/bids.py --quick
 	$(BIN)/python bench/fanout.py --quick
 
