@@ -53,21 +53,23 @@ class Stats:
     chats: int = 0
     lots_started: int = 0
     reconnects: int = 0
-    ack_ms: list[float] = field(default_factory=list)      # bid sent -> bid.ack / bid.rejected
+    # bid sent -> bid.ack / bid.rejected: (ms, seconds since its lot started, seconds left in it)
+    acks_at: list[tuple[float, float, float]] = field(default_factory=list)
     rejected_by: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)    # server-side failures, by code
     lot_ids: list[int] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     in_flight: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # key -> (sent, since lot start, left)
     lot_seen: dict[int, float] = field(default_factory=dict)   # lot -> when a bidder first saw it start
-    ack_early_ms: list[float] = field(default_factory=list)    # acks of bids sent in a lot's first second
-    slowest: list[tuple[float, float, float]] = field(default_factory=list)  # (ack ms, since start s, left s)
 
     def error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
 
     def summary(self) -> dict[str, Any]:
-        lat, acks, early = sorted(self.latencies_ms), sorted(self.ack_ms), sorted(self.ack_early_ms)
+        lat = sorted(self.latencies_ms)
+        by_ack = sorted(self.acks_at, reverse=True)
+        acks = [a for a, _, _ in reversed(by_ack)]
+        early = sorted(a for a, since, _ in by_ack if since < 1.0)  # bids sent in a lot's first second
 
         def pct(v: list[float], p: float) -> float | None:
             return round(v[min(len(v) - 1, int(p * len(v)))], 1) if v else None
@@ -79,8 +81,8 @@ class Stats:
                 "ack_p50_ms": pct(acks, 0.5), "ack_p99_ms": pct(acks, 0.99), "ack_samples": len(acks),
                 "ack_lot_start_p50_ms": pct(early, 0.5), "ack_lot_start_p99_ms": pct(early, 0.99),
                 "ack_lot_start_samples": len(early),
-                "slowest_acks": [[round(a, 1), round(b, 1), round(c, 1)] for a, b, c in
-                                 sorted(self.slowest, reverse=True)[:max(5, len(acks) // 100)]],
+                "slowest_acks": [[round(a, 1), round(b, 1), round(c, 1)]
+                                 for a, b, c in by_ack[:max(5, len(acks) // 100)]],
                 "unanswered_bids": len(self.in_flight), "rejected_by": self.rejected_by,
                 "errors": self.errors, "chats": self.chats, "lots_started": self.lots_started,
                 "lot_ids": self.lot_ids, "reconnects": self.reconnects, "seconds": round(took, 1)}
@@ -398,10 +400,7 @@ class Bidder:
             st = self.crowd.stats
             sent = st.in_flight.pop(d.get("idempotency_key") or "", None)
             if sent is not None:
-                st.ack_ms.append((arrived - sent[0]) * 1000)
-                st.slowest.append(((arrived - sent[0]) * 1000, sent[1], sent[2]))
-                if sent[1] < 1.0:
-                    st.ack_early_ms.append((arrived - sent[0]) * 1000)
+                st.acks_at.append(((arrived - sent[0]) * 1000, sent[1], sent[2]))
             if t == "bid.ack":
                 st.acks += 1
             else:
